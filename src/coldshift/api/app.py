@@ -1,0 +1,53 @@
+"""The ASGI application: routes, the auth middleware and the one exception handler."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from coldshift.api import errors
+from coldshift.api.auth import AuthMiddleware
+from coldshift.api.routes import catalog, dedicated_hosts, jobs, nova, servers
+from coldshift.domain.errors import BadRequest, ColdshiftError, NotFound
+from coldshift.services.context import Region
+
+
+def create_app(region: Region, *, max_body: int = 1024 * 1024, max_skew: float = 900.0) -> FastAPI:
+    app = FastAPI(title="coldshift", version="0.1.0", default_response_class=ORJSONResponse)
+    app.state.region = region
+    for module in (servers, jobs, catalog, nova, dedicated_hosts):
+        app.include_router(module.router)
+    app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    app.add_exception_handler(ColdshiftError, errors.handle)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, errors.handle)
+    app.add_middleware(AuthMiddleware, catalog=region.catalog, max_body=max_body, max_skew=max_skew)
+    return app
+
+
+def _health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        mapped: ColdshiftError = NotFound(f"no such API: {request.method} {request.url.path}")
+    elif status == 405:
+        mapped = BadRequest(f"method {request.method} is not allowed on {request.url.path}")
+    else:
+        mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
+    return errors.error_response(request.url.path, mapped, getattr(request.state, "request_id", ""))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return errors.error_response(
+        request.url.path,
+        BadRequest(f"invalid request: {exc}"),
+        getattr(request.state, "request_id", ""),
+    )

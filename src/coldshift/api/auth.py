@@ -1,0 +1,142 @@
+"""ASGI middleware: size limit, SDK-HMAC-SHA256 verification, project scoping, request ids.
+
+It runs before routing so that nothing reaches a route unauthenticated, and it buffers the
+body once (the signature covers its hash) and replays it to the application.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coldshift.api import signing
+from coldshift.api.errors import error_response
+from coldshift.domain.catalog import Catalog, Project
+from coldshift.domain.errors import AuthenticationFailed, ColdshiftError, Forbidden, PayloadTooLarge
+
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs"})
+ADMIN_PREFIX = "/v1/admin/"
+
+
+class AuthMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        catalog: Catalog,
+        max_body: int,
+        max_skew: float,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._app = app
+        self._catalog = catalog
+        self._max_body = max_body
+        self._skew = timedelta(seconds=max_skew)
+        self._now = now
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        send = _with_request_id(send, request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope["path"]
+        if path in PUBLIC_PATHS:
+            await self._app(scope, receive, send)
+            return
+        try:
+            body = await _read_body(receive, self._max_body)
+            project = self._authenticate(scope, body)
+        except ColdshiftError as exc:
+            await error_response(path, exc, request_id)(scope, receive, send)
+            return
+        scope["state"]["project"] = project
+        scope["state"]["raw_body"] = body
+        await self._app(scope, _replay(body), send)
+
+    def _authenticate(self, scope: Scope, body: bytes) -> Project:
+        headers = {
+            k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope["headers"]
+        }
+        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        try:
+            auth = signing.verify(
+                method=scope["method"],
+                raw_path=raw_path,
+                raw_query=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers,
+                body=body,
+                secret_for=self._secret_for,
+                now=self._now(),
+                max_skew=self._skew,
+            )
+        except signing.SignatureError as exc:
+            raise AuthenticationFailed(f"request signature refused: {exc}") from exc
+        project = self._catalog.project_by_key(auth.access_key)
+        assert project is not None  # verify() found its secret
+        self._authorise(project, scope["path"], headers.get("x-project-id"))
+        return project
+
+    def _authorise(self, project: Project, path: str, header_project: str | None) -> None:
+        if path.startswith(ADMIN_PREFIX):
+            if not project.admin:
+                raise Forbidden("the admin API needs an admin project's key")
+            return
+        parts = path.split("/", 3)
+        url_project = parts[2] if len(parts) > 2 else ""
+        if url_project != project.id and not project.admin:
+            raise Forbidden(
+                f"the access key belongs to project {project.id}, not to {url_project!r}"
+            )
+        if header_project is not None and header_project != url_project:
+            raise Forbidden("X-Project-Id does not match the project in the URL")
+
+    def _secret_for(self, access_key: str) -> str | None:
+        project = self._catalog.project_by_key(access_key)
+        return project.secret_key if project else None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers: list[Any] = list(message.get("headers", []))
+            if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped

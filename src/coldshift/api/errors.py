@@ -1,0 +1,95 @@
+"""The one place where domain errors become Huawei error bodies.
+
+The API family is chosen by the path: ``/v1.0/`` is DeH, ``/v2`` and ``/v2.1/`` are Nova-native,
+everything else is the ECS API. Lookup walks the exception's MRO, so a subclass inherits its
+parent's mapping unless it has its own row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from coldshift.domain import errors as e
+
+
+class Family(StrEnum):
+    ECS = "ecs"
+    DEH = "deh"
+    NOVA = "nova"
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    ecs: tuple[int, str]
+    deh: tuple[int, str]
+    nova: tuple[int, str]  # (status, fault name)
+
+
+_BAD = Mapping((400, "Ecs.0005"), (400, "DEH.0018"), (400, "badRequest"))
+
+TABLE: dict[type[BaseException], Mapping] = {
+    e.BadRequest: _BAD,
+    e.MalformedBody: Mapping((400, "Ecs.0005"), (400, "DEH.0001"), (400, "badRequest")),
+    e.InvalidMarker: _BAD,
+    e.FlavorNotFound: Mapping((400, "Ecs.0029"), (400, "DEH.0018"), (400, "badRequest")),
+    e.InvalidTarget: _BAD,
+    e.SameDedicatedHost: Mapping((400, "Ecs.0221"), (400, "DEH.0018"), (400, "badRequest")),
+    e.AuthenticationFailed: Mapping(
+        (401, "Common.0013"), (401, "Common.0013"), (401, "unauthorized")
+    ),
+    e.Forbidden: Mapping((403, "Ecs.0110"), (403, "DEH.0033"), (403, "forbidden")),
+    e.PayloadTooLarge: Mapping((413, "Ecs.0005"), (413, "DEH.0018"), (413, "overLimit")),
+    e.NotFound: Mapping((404, "Ecs.0114"), (404, "DEH.0018"), (404, "itemNotFound")),
+    e.JobNotFound: Mapping((400, "Common.0011"), (400, "Common.0011"), (404, "itemNotFound")),
+    e.Conflict: Mapping((400, "Ecs.0100"), (409, "DEH.0055"), (409, "conflictingRequest")),
+    e.ServerLocked: Mapping((400, "Ecs.0605"), (409, "DEH.0055"), (409, "conflictingRequest")),
+    e.HostInUse: Mapping((409, "DEH.0055"), (409, "DEH.0055"), (409, "conflictingRequest")),
+    e.QuotaExceeded: Mapping((400, "Ecs.0001"), (403, "DEH.0018"), (403, "forbidden")),
+    e.HostTypeNotOffered: Mapping((400, "Ecs.0005"), (403, "DEH.0018"), (400, "badRequest")),
+    e.ColdshiftError: Mapping((500, "Common.0001"), (500, "Common.0001"), (500, "computeFault")),
+}
+
+_INTERNAL = Mapping((500, "Common.0001"), (500, "Common.0001"), (500, "computeFault"))
+
+
+def family_of(path: str) -> Family:
+    if path.startswith("/v1.0/"):
+        return Family.DEH
+    if path.startswith(("/v2/", "/v2.1/")):
+        return Family.NOVA
+    return Family.ECS
+
+
+def lookup(exc: BaseException) -> Mapping:
+    for cls in type(exc).__mro__:
+        if cls in TABLE:
+            return TABLE[cls]
+    return _INTERNAL
+
+
+def error_body(family: Family, status: int, code: str, message: str) -> bytes:
+    if family is Family.NOVA:
+        return orjson.dumps({code: {"code": status, "message": message}})
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+def error_response(path: str, exc: BaseException, request_id: str = "") -> Response:
+    family = family_of(path)
+    status, code = getattr(lookup(exc), family.value)
+    message = str(exc) if isinstance(exc, e.ColdshiftError) else "internal error"
+    headers = {"X-Request-Id": request_id} if request_id else {}
+    return Response(
+        error_body(family, status, code, message),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def handle(request: Request, exc: Exception) -> Response:
+    return error_response(request.url.path, exc, getattr(request.state, "request_id", ""))

@@ -1,0 +1,104 @@
+"""Filters and paging of server listings (api.md §2.5, §2.6)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from coldshift.api.parsing import query_int, query_str
+from coldshift.domain.errors import BadRequest, InvalidMarker
+from coldshift.domain.servers import Server, status_filter_matches
+from coldshift.services.context import Region
+
+T = TypeVar("T")
+
+
+def _name_matcher(pattern: str | None) -> Callable[[str], bool]:
+    if pattern is None:
+        return lambda _: True
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise BadRequest(f"query parameter name is not a valid pattern: {exc}") from exc
+    return lambda name: compiled.search(name) is not None
+
+
+def _tags_ok(server: Server, tags: str | None, not_tags: str | None) -> bool:
+    have = set(server.details.get("tags", []))
+    if tags is not None and tags not in have:
+        return False
+    return not (not_tags is not None and not_tags in have)
+
+
+def filter_v1(request: Request, region: Region, servers: list[Server]) -> list[Server]:
+    ids = query_str(request, "server_id")
+    if ids is not None:
+        wanted = [i.strip() for i in ids.split(",") if i.strip()]
+        by_id = {s.id: s for s in servers}
+        return [by_id[i] for i in wanted if i in by_id]
+    name = _name_matcher(query_str(request, "name"))
+    flavor, status = query_str(request, "flavor"), query_str(request, "status")
+    ip, ip_eq = query_str(request, "ip"), query_str(request, "ip_eq")
+    reservation = query_str(request, "reservation_id")
+    tags, not_tags = query_str(request, "tags"), query_str(request, "not-tags")
+    return [
+        s
+        for s in servers
+        if name(s.name)
+        and (flavor is None or s.flavor_id == flavor)
+        and (status is None or status_filter_matches(status, s.status, s.vm_state))
+        and (ip is None or ip in s.details.get("ip", ""))
+        and (ip_eq is None or s.details.get("ip") == ip_eq)
+        and (reservation is None or f"r-{s.id[:8]}" == reservation)
+        and _tags_ok(s, tags, not_tags)
+    ]
+
+
+def filter_v11(request: Request, servers: list[Server]) -> list[Server]:
+    name = _name_matcher(query_str(request, "name"))
+    status, flavor = query_str(request, "status"), query_str(request, "flavor_name")
+    server_id, image = query_str(request, "id"), query_str(request, "image_id")
+    az, az_eq = query_str(request, "availability_zone"), query_str(request, "availability_zone_eq")
+    tags, not_tags = query_str(request, "tags"), query_str(request, "not-tags")
+    return [
+        s
+        for s in servers
+        if name(s.name)
+        and (status is None or status_filter_matches(status, s.status, s.vm_state))
+        and (flavor is None or s.flavor_id == flavor)
+        and (server_id is None or s.id == server_id)
+        and (image is None or s.image_ref == image)
+        and (az is None or az in s.availability_zone)
+        and (az_eq is None or s.availability_zone == az_eq)
+        and _tags_ok(s, tags, not_tags)
+    ]
+
+
+def page_v1(request: Request, matches: list[Server]) -> list[Server]:
+    """``marker`` (last id of the previous page) wins over ``offset`` (a page number, 0 ≡ 1)."""
+    limit = query_int(request, "limit", 25, 0, 1000) or 25
+    marker = request.query_params.get("marker")
+    if marker is not None:
+        return page_by_marker(matches, marker, limit, lambda s: s.id)[0]
+    page = max(1, query_int(request, "offset", 1, 0, 10**9))
+    start = (page - 1) * limit
+    return matches[start : start + limit]
+
+
+def page_by_marker(
+    items: Sequence[T], marker: str | None, limit: int, key: Callable[[T], str]
+) -> tuple[list[T], bool]:
+    """The ``limit`` items after ``marker``, and whether more follow. Unknown marker: 400."""
+    start = 0
+    if marker is not None:
+        for index, item in enumerate(items):
+            if key(item) == marker:
+                start = index + 1
+                break
+        else:
+            raise InvalidMarker(marker)
+    page = list(items[start : start + limit])
+    return page, start + limit < len(items)

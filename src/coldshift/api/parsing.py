@@ -1,0 +1,75 @@
+"""Parse bodies and query parameters into typed values, or raise a domain error with words."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from coldshift.domain.errors import BadRequest, MalformedBody
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def raw_body(request: Request) -> bytes:
+    body: bytes = request.state.raw_body
+    return body
+
+
+def json_body(request: Request, *, allow_empty: bool = False) -> Any:
+    body = raw_body(request)
+    if not body.strip():
+        if allow_empty:
+            return None
+        raise MalformedBody("the request body must not be empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"the request body is not valid JSON: {exc}") from exc
+
+
+def parse_model(request: Request, model: type[M]) -> M:
+    data = json_body(request)
+    if not isinstance(data, dict):
+        raise MalformedBody("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(describe(exc)) from exc
+
+
+def describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        problems.append(f"{where}: {err['msg']}")
+    return "invalid request: " + "; ".join(problems[:5])
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"query parameter {name} must be an integer, got {raw!r}") from exc
+    if not lo <= value <= hi:
+        raise BadRequest(f"query parameter {name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def query_str(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value not in (None, "") else None
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise BadRequest(f"query parameter {name} must be true or false, got {raw!r}")

@@ -1,0 +1,193 @@
+"""DeH v1.0: allocate, list, show, update, release, servers on a DeH, host types, quota."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse, Response
+
+from coldshift.api.deps import region_of
+from coldshift.api.listing import page_by_marker
+from coldshift.api.parsing import parse_model, query_int, query_str
+from coldshift.api.schemas import AllocateHostsBody, UpdateHostBody
+from coldshift.api.views.hosts import dedicated_host, host_type_brief, host_type_full
+from coldshift.api.views.servers import deh_server
+from coldshift.domain.commands import AllocateHosts
+from coldshift.domain.errors import Forbidden
+from coldshift.domain.hosts import Host, HostState
+from coldshift.services import hosts as svc
+from coldshift.services.context import Region
+
+router = APIRouter()
+PREFIX = "/v1.0/{project_id}"
+
+
+@router.post(PREFIX + "/dedicated-hosts")
+def create_dedicated_host(request: Request, project_id: str) -> Response:
+    body = parse_model(request, AllocateHostsBody)
+    ids = svc.allocate_hosts(
+        region_of(request),
+        AllocateHosts(
+            project_id=project_id,
+            name=body.name,
+            availability_zone=body.availability_zone,
+            host_type=body.host_type,
+            quantity=body.quantity,
+            auto_placement=body.auto_placement,
+            tags={t.key: t.value for t in body.tags},
+        ),
+    )
+    return ORJSONResponse({"dedicated_host_ids": ids, "job_id": None})
+
+
+def _matches(request: Request, region: Region, host: Host) -> bool:
+    q = {
+        k: query_str(request, k)
+        for k in (
+            "dedicated_host_id",
+            "name",
+            "host_type",
+            "host_type_name",
+            "flavor",
+            "state",
+            "availability_zone",
+            "changes-since",
+        )
+    }
+    if q["state"] is None and q["changes-since"] is None and host.state is HostState.RELEASED:
+        return False
+    host_type = region.catalog.host_type(host.host_type)
+    checks = [
+        q["dedicated_host_id"] in (None, host.id),
+        q["name"] in (None, host.name),
+        q["host_type"] in (None, host.host_type),
+        q["state"] in (None, host.state.value),
+        q["availability_zone"] in (None, host.availability_zone),
+        q["host_type_name"] is None
+        or (host_type is not None and host_type.host_type_name == q["host_type_name"]),
+        q["flavor"] is None or (host_type is not None and host_type.supports(q["flavor"])),
+    ]
+    return all(checks)
+
+
+@router.get(PREFIX + "/dedicated-hosts")
+def list_dedicated_hosts(request: Request, project_id: str) -> Response:
+    region = region_of(request)
+    tenant = query_str(request, "tenant")
+    if tenant not in (None, project_id) and not request.state.project.admin:
+        raise Forbidden("only an admin may list another tenant's dedicated hosts")
+    owner = None if tenant == "all" else (tenant or project_id)
+    hosts = (
+        [
+            h
+            for h in svc.project_dehs(region, owner, include_released=True)
+            if _matches(request, region, h)
+        ]
+        if owner
+        else [h for h in svc.all_dehs(region) if _matches(request, region, h)]
+    )
+    instance = query_str(request, "instance_uuid")
+    on_host = region.store.instance_ids_by_host(h.id for h in hosts)
+    if instance is not None:
+        hosts = [h for h in hosts if instance in on_host.get(h.id, [])]
+    limit = query_int(request, "limit", 1000, 1, 1000)
+    page, _ = page_by_marker(hosts, query_str(request, "marker"), limit, lambda h: h.id)
+    return ORJSONResponse(
+        {
+            "dedicated_hosts": [
+                dedicated_host(h, region.catalog, on_host.get(h.id), with_uuids=False) for h in page
+            ],
+            "total": len(hosts),
+        }
+    )
+
+
+@router.get(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+def show_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
+    region = region_of(request)
+    host = svc.get_deh(region, project_id, dedicated_host_id)
+    on_host = region.store.instance_ids_by_host([host.id])
+    return ORJSONResponse(
+        {
+            "dedicated_host": dedicated_host(
+                host, region.catalog, on_host.get(host.id), with_uuids=True
+            )
+        }
+    )
+
+
+@router.put(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+def update_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
+    body = parse_model(request, UpdateHostBody)
+    svc.update_host(
+        region_of(request),
+        project_id,
+        dedicated_host_id,
+        body.dedicated_host.name,
+        body.dedicated_host.auto_placement,
+    )
+    return Response(status_code=204)
+
+
+@router.delete(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+def delete_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
+    svc.release_host(region_of(request), project_id, dedicated_host_id)
+    return Response(status_code=204)
+
+
+@router.get(PREFIX + "/dedicated-hosts/{dedicated_host_id}/servers")
+def list_servers_dedicated_host(
+    request: Request, project_id: str, dedicated_host_id: str
+) -> Response:
+    region = region_of(request)
+    host = svc.get_deh(region, project_id, dedicated_host_id)
+    servers = region.store.servers_on_host(host.id)
+    limit = query_int(request, "limit", 1000, 1, 1000)
+    page, _ = page_by_marker(servers, query_str(request, "marker"), limit, lambda s: s.id)
+    return ORJSONResponse({"servers": [deh_server(s) for s in page]})
+
+
+@router.get(PREFIX + "/availability-zone/{availability_zone}/dedicated-host-types")
+def list_dedicated_host_types(
+    request: Request, project_id: str, availability_zone: str
+) -> Response:
+    catalog = region_of(request).catalog
+    types = list(catalog.host_types) if availability_zone in catalog.availability_zones else []
+    limit = query_int(request, "limit", 1000, 1, 1000)
+    page, _ = page_by_marker(types, query_str(request, "marker"), limit, lambda t: t.host_type)
+    return ORJSONResponse({"dedicated_host_types": [host_type_brief(t) for t in page]})
+
+
+@router.get(PREFIX + "/dedicated-host-types")
+def list_dedicated_host_all_types(request: Request, project_id: str) -> Response:
+    catalog = region_of(request).catalog
+    flavor, az = query_str(request, "flavor"), query_str(request, "availability_zone")
+    wanted = query_str(request, "host_type")
+    types = [
+        t
+        for t in catalog.host_types
+        if (flavor is None or t.supports(flavor))
+        and wanted in (None, t.host_type)
+        and (az is None or az in catalog.availability_zones)
+    ]
+    limit = query_int(request, "limit", 1000, 1, 1000)
+    page, more = page_by_marker(types, query_str(request, "marker"), limit, lambda t: t.host_type)
+    return ORJSONResponse(
+        {
+            "dedicated_host_types": [host_type_full(t, catalog) for t in page],
+            "page_info": {"next_marker": page[-1].host_type if more and page else None},
+        }
+    )
+
+
+@router.get(PREFIX + "/quota-sets/{tenant_id}")
+def show_quota_sets(request: Request, project_id: str, tenant_id: str) -> Response:
+    if tenant_id != project_id and not request.state.project.admin:
+        raise Forbidden("only an admin may read another tenant's quota")
+    lines = svc.quota(region_of(request), tenant_id, query_str(request, "resource"))
+    return ORJSONResponse(
+        {
+            "quota_set": [
+                {"resource": q.resource, "hard_limit": q.hard_limit, "used": q.used} for q in lines
+            ]
+        }
+    )

@@ -1,0 +1,151 @@
+"""ECS v1/v1.1: create, show, list, batch actions, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse, Response
+
+from coldshift.api.deps import base_url, hosts_by_id, region_of
+from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1
+from coldshift.api.parsing import parse_model, query_int
+from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
+from coldshift.api.views.servers import EXPECT_FIELDS, cloud_server, server_detail
+from coldshift.domain.commands import CreateServers
+from coldshift.domain.errors import BadRequest
+from coldshift.services import servers as svc
+
+router = APIRouter()
+
+
+def _command(project_id: str, body: CreateServersBody) -> CreateServers:
+    spec = body.server
+    hints = spec.scheduler_hints
+    return CreateServers(
+        project_id=project_id,
+        name=spec.name,
+        flavor_id=spec.flavor_ref,
+        image_ref=spec.image_ref,
+        vpc_id=spec.vpcid,
+        subnet_ids=tuple(n.subnet_id for n in spec.nics),
+        root_volume_type=spec.root_volume.volumetype,
+        root_volume_size=spec.root_volume.size or 40,
+        data_volumes=tuple((v.volumetype, v.size) for v in spec.data_volumes),
+        count=spec.count,
+        availability_zone=spec.availability_zone,
+        tenancy=hints.tenancy if hints else None,
+        dedicated_host_id=hints.dedicated_host_id if hints else None,
+        metadata=dict(spec.metadata),
+        tags=tuple(spec.tags),
+        description=spec.description,
+        key_name=spec.key_name,
+        dry_run=body.dry_run,
+    )
+
+
+def _create(request: Request, project_id: str) -> Response:
+    body = parse_model(request, CreateServersBody)
+    if (
+        body.server.scheduler_hints
+        and body.server.scheduler_hints.group
+        and body.server.scheduler_hints.dedicated_host_id
+    ):
+        raise BadRequest("os:scheduler_hints.group cannot be combined with dedicated_host_id")
+    submitted = svc.create_servers(region_of(request), _command(project_id, body))
+    if body.dry_run:
+        return Response(status_code=202)
+    return ORJSONResponse({"job_id": submitted.job_id, "serverIds": list(submitted.server_ids)})
+
+
+@router.post("/v1/{project_id}/cloudservers")
+def create_post_paid_servers(request: Request, project_id: str) -> Response:
+    return _create(request, project_id)
+
+
+@router.post("/v1.1/{project_id}/cloudservers")
+def create_servers(request: Request, project_id: str) -> Response:
+    return _create(request, project_id)
+
+
+@router.get("/v1/{project_id}/cloudservers/detail")
+def list_servers_details(request: Request, project_id: str) -> Response:
+    region = region_of(request)
+    matches = filter_v1(request, region, region.store.list_servers(project_id))
+    page = page_v1(request, matches)
+    hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
+    return ORJSONResponse(
+        {
+            "count": len(matches),
+            "servers": [
+                server_detail(s, region.flavor(s.flavor_id), hosts.get(s.host_id or ""))
+                for s in page
+            ],
+        }
+    )
+
+
+@router.get("/v1.1/{project_id}/cloudservers/detail")
+def list_cloud_servers(request: Request, project_id: str) -> Response:
+    region = region_of(request)
+    matches = filter_v11(request, region.store.list_servers(project_id))
+    limit = query_int(request, "limit", 10, 1, 100)
+    page, more = page_by_marker(matches, request.query_params.get("marker"), limit, lambda s: s.id)
+    expect = frozenset(request.query_params.getlist("expect-fields")) & EXPECT_FIELDS
+    hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
+    links: list[dict[str, Any]] = []
+    if more and page:
+        href = (
+            f"{base_url(request)}/v1.1/{project_id}/cloudservers/detail"
+            f"?limit={limit}&marker={page[-1].id}"
+        )
+        links.append({"rel": "next", "href": href})
+    return ORJSONResponse(
+        {
+            "servers": [
+                cloud_server(s, region.flavor(s.flavor_id), hosts.get(s.host_id or ""), expect)
+                for s in page
+            ],
+            "servers_links": links,
+            "request_id": request.state.request_id,
+        }
+    )
+
+
+@router.get("/v1/{project_id}/cloudservers/{server_id}")
+def show_server(request: Request, project_id: str, server_id: str) -> Response:
+    region = region_of(request)
+    server = region.server(project_id, server_id)
+    host = region.store.get_host(server.host_id) if server.host_id else None
+    return ORJSONResponse({"server": server_detail(server, region.flavor(server.flavor_id), host)})
+
+
+@router.post("/v1/{project_id}/cloudservers/action")
+def batch_action(request: Request, project_id: str) -> Response:
+    body = parse_model(request, BatchActionBody)
+    given = [
+        (name, spec)
+        for name, spec in (
+            ("start", body.os_start),
+            ("stop", body.os_stop),
+            ("reboot", body.reboot),
+        )
+        if spec is not None
+    ]
+    if len(given) != 1:
+        raise BadRequest("the body must hold exactly one of os-start, os-stop, reboot")
+    action, spec = given[0]
+    options = {"type": getattr(spec, "type", "SOFT")}
+    submitted = svc.batch_action(
+        region_of(request), project_id, action, [s.id for s in spec.servers], options
+    )
+    return ORJSONResponse({"job_id": submitted.job_id})
+
+
+@router.post("/v1/{project_id}/cloudservers/delete")
+def delete_servers(request: Request, project_id: str) -> Response:
+    body = parse_model(request, DeleteServersBody)
+    submitted = svc.batch_action(
+        region_of(request), project_id, "delete", [s.id for s in body.servers]
+    )
+    return ORJSONResponse({"job_id": submitted.job_id})

@@ -1,0 +1,109 @@
+"""Request bodies as the SDK sends them (wire names kept; unknown members ignored)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+NonEmpty = Annotated[StrictStr, Field(min_length=1, max_length=255)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Nic(_Wire):
+    subnet_id: NonEmpty
+    ip_address: StrictStr | None = None
+
+
+class RootVolume(_Wire):
+    volumetype: NonEmpty
+    size: Annotated[StrictInt, Field(ge=0, le=1024)] | None = None
+
+
+class DataVolume(_Wire):
+    volumetype: NonEmpty
+    size: Annotated[StrictInt, Field(ge=10, le=32768)]
+
+
+class SchedulerHints(_Wire):
+    group: StrictStr | None = None
+    tenancy: StrictStr | None = None
+    dedicated_host_id: StrictStr | None = None
+
+
+class ServerSpec(_Wire):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    image_ref: NonEmpty = Field(alias="imageRef")
+    flavor_ref: NonEmpty = Field(alias="flavorRef")
+    vpcid: NonEmpty
+    nics: Annotated[list[Nic], Field(min_length=1, max_length=12)]
+    root_volume: RootVolume
+    data_volumes: Annotated[list[DataVolume], Field(max_length=23)] = []
+    count: Annotated[StrictInt, Field(ge=1)] = 1
+    availability_zone: StrictStr | None = None
+    scheduler_hints: SchedulerHints | None = Field(default=None, alias="os:scheduler_hints")
+    metadata: Annotated[dict[StrictStr, StrictStr], Field(max_length=10)] = {}
+    tags: list[StrictStr] = []
+    description: Annotated[StrictStr, Field(max_length=85, pattern=r"^[^<>]*$")] = ""
+    key_name: StrictStr | None = None
+
+
+class CreateServersBody(_Wire):
+    server: ServerSpec
+    dry_run: StrictBool = False
+
+
+class ServerRef(_Wire):
+    id: NonEmpty
+
+
+class StartSpec(_Wire):
+    servers: Annotated[list[ServerRef], Field(min_length=1)]
+
+
+class StopSpec(_Wire):
+    servers: Annotated[list[ServerRef], Field(min_length=1)]
+    type: Literal["SOFT", "HARD"] = "SOFT"
+
+
+class BatchActionBody(_Wire):
+    os_start: StartSpec | None = Field(default=None, alias="os-start")
+    os_stop: StopSpec | None = Field(default=None, alias="os-stop")
+    reboot: StopSpec | None = None
+
+
+class DeleteServersBody(_Wire):
+    servers: Annotated[list[ServerRef], Field(min_length=1)]
+    delete_publicip: StrictBool = False
+    delete_volume: StrictBool = False
+
+
+TagText = Annotated[StrictStr, Field(pattern=r"^[^=*<>/,\\|]*$")]
+
+
+class Tag(_Wire):
+    key: Annotated[TagText, Field(min_length=1, max_length=36)]
+    value: Annotated[TagText, Field(max_length=43)]
+
+
+class AllocateHostsBody(_Wire):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
+    auto_placement: Literal["on", "off"] = "on"
+    availability_zone: NonEmpty
+    host_type: NonEmpty
+    quantity: Annotated[StrictInt, Field(ge=1, le=100)]
+    tags: list[Tag] = []
+
+
+class HostUpdate(_Wire):
+    name: (
+        Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")] | None
+    ) = None
+    auto_placement: Literal["on", "off"] | None = None
+
+
+class UpdateHostBody(_Wire):
+    dedicated_host: HostUpdate

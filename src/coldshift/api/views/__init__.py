@@ -1,0 +1,3 @@
+"""Domain objects → Huawei wire formats, one module per API family (types as the SDK expects)."""
+
+from __future__ import annotations

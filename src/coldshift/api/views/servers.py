@@ -1,0 +1,320 @@
+"""ECS server views: v1 ServerDetail, v1.1 CloudServer, Nova server, DeH RespServer."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from coldshift.api.views.timefmt import micros, seconds_z
+from coldshift.domain.catalog import Flavor
+from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.servers import Server, VmState
+
+USER_ID = "c0ffee00c0ffee00c0ffee00c0ffee00"
+
+
+def display_host(host: Host | None) -> str:
+    """Tenants never see pool host names: they get a stable opaque alias."""
+    if host is None:
+        return ""
+    if host.kind is HostKind.DEH:
+        return f"deh-{host.id}"
+    return "pool-" + hashlib.sha1(host.name.encode()).hexdigest()[:12]
+
+
+def host_id_hash(project_id: str, host: Host | None) -> str:
+    """Nova's hostId: SHA-224 of project + host, so it changes with the host."""
+    if host is None:
+        return ""
+    return hashlib.sha224((project_id + display_host(host)).encode()).hexdigest()
+
+
+def _mac(server_id: str) -> str:
+    raw = hashlib.md5(server_id.encode()).hexdigest()
+    return "fa:16:3e:" + ":".join(raw[i : i + 2] for i in range(0, 6, 2))
+
+
+def _volumes(server: Server) -> list[tuple[str, str, int]]:
+    root = server.details.get("root_volume", ["SSD", 40])
+    vols = [(str(_uuid_from(server.id, 0)), "/dev/vda", int(root[1] or 40))]
+    for i, (_, size) in enumerate(server.details.get("data_volumes", []), start=1):
+        vols.append((str(_uuid_from(server.id, i)), f"/dev/vd{chr(ord('a') + i)}", int(size)))
+    return vols
+
+
+def _uuid_from(server_id: str, index: int) -> str:
+    raw = hashlib.sha1(f"{server_id}/{index}".encode()).hexdigest()
+    return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-8{raw[17:20]}-{raw[20:32]}"
+
+
+def scheduler_hints(server: Server) -> dict[str, list[str]]:
+    if server.tenancy != "dedicated":
+        return {}
+    hints = {"tenancy": ["dedicated"]}
+    if server.dedicated_host_id:
+        hints["dedicated_host_id"] = [server.dedicated_host_id]
+    return hints
+
+
+def _metadata(server: Server) -> dict[str, str]:
+    return {
+        "charging_mode": "0",
+        "vpc_id": server.vpc_id,
+        "metering.image_id": server.image_ref,
+        "os_type": "Linux",
+        **{str(k): str(v) for k, v in server.details.get("metadata", {}).items()},
+    }
+
+
+def _fault(server: Server) -> dict[str, Any] | None:
+    fault = server.details.get("fault")
+    return dict(fault) if fault else None
+
+
+def server_detail(server: Server, flavor: Flavor, host: Host | None) -> dict[str, Any]:
+    """v1 ``ServerDetail``: flavor numbers are strings here, as the SDK model says."""
+    return {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "OS-EXT-STS:vm_state": server.vm_state,
+        "OS-EXT-STS:task_state": server.task_state,
+        "OS-EXT-STS:power_state": server.power_state,
+        "OS-EXT-SRV-ATTR:host": display_host(host) or None,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": (display_host(host) + ".local") if host else None,
+        "OS-EXT-SRV-ATTR:instance_name": "instance-" + server.id.replace("-", "")[:8],
+        "hostId": host_id_hash(server.project_id, host),
+        "host_status": "UP" if host else "",
+        "OS-EXT-AZ:availability_zone": server.availability_zone,
+        "os:scheduler_hints": scheduler_hints(server),
+        "flavor": {
+            "id": flavor.id,
+            "name": flavor.id,
+            "disk": "0",
+            "vcpus": str(flavor.vcpus),
+            "ram": str(flavor.ram_mb),
+            "gpus": [],
+            "asic_accelerators": [],
+        },
+        "locked": server.locked,
+        "image": {"id": server.image_ref},
+        "addresses": {
+            server.vpc_id: [
+                {
+                    "version": "4",
+                    "addr": server.details.get("ip", ""),
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
+                    "OS-EXT-IPS:port_id": _uuid_from(server.id, 99),
+                    "primary": True,
+                }
+            ]
+        },
+        "metadata": _metadata(server),
+        "os-extended-volumes:volumes_attached": [
+            {"id": vid, "delete_on_termination": "false", "bootIndex": str(i), "device": dev}
+            for i, (vid, dev, _) in enumerate(_volumes(server))
+        ],
+        "security_groups": [{"id": _uuid_from(server.project_id, 7), "name": "default"}],
+        "tenant_id": server.project_id,
+        "user_id": USER_ID,
+        "key_name": server.details.get("key_name"),
+        "created": seconds_z(server.created_at),
+        "updated": seconds_z(server.updated_at),
+        "OS-SRV-USG:launched_at": micros(server.launched_at) or "",
+        "OS-SRV-USG:terminated_at": "",
+        "OS-DCF:diskConfig": "MANUAL",
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "config_drive": "",
+        "progress": 0,
+        "fault": _fault(server),
+        "description": server.details.get("description", ""),
+        "tags": list(server.details.get("tags", [])),
+        "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}],
+        "enterprise_project_id": "0",
+        "OS-EXT-SRV-ATTR:hostname": server.name,
+        "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
+        "OS-EXT-SRV-ATTR:launch_index": int(server.details.get("launch_index", 0)),
+        "OS-EXT-SRV-ATTR:kernel_id": "",
+        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+        "OS-EXT-SRV-ATTR:user_data": None,
+    }
+
+
+EXPECT_FIELDS = frozenset(
+    {
+        "launched_at",
+        "key_name",
+        "locked",
+        "root_device_name",
+        "tenancy",
+        "dedicated_host_id",
+        "enterprise_project_id",
+        "tags",
+        "metadata",
+        "addresses",
+        "security_groups",
+        "volumes_attached",
+        "image",
+        "power_state",
+        "cpu_options",
+        "market_info",
+    }
+)
+
+
+def cloud_server(
+    server: Server, flavor: Flavor, host: Host | None, expect: frozenset[str]
+) -> dict[str, Any]:
+    """v1.1 ``CloudServer``: a flattened view; optional members only when asked for."""
+    view: dict[str, Any] = {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "tenant_id": server.project_id,
+        "user_id": USER_ID,
+        "availability_zone": server.availability_zone,
+        "vm_state": server.vm_state,
+        "task_state": server.task_state or "",
+        "created": seconds_z(server.created_at),
+        "updated": seconds_z(server.updated_at),
+        "in_recycle_bin": False,
+        "spod_id": "",
+        "description": server.details.get("description", ""),
+        "flavor": {
+            "id": flavor.id,
+            "name": flavor.id,
+            "vcpus": flavor.vcpus,
+            "ram": flavor.ram_mb,
+            "disk": 0,
+            "gpus": [],
+            "asic_accelerators": [],
+        },
+        "fault": _fault(server),
+    }
+    optional: dict[str, Any] = {
+        "launched_at": seconds_z(server.launched_at) or "",
+        "key_name": server.details.get("key_name"),
+        "locked": server.locked,
+        "root_device_name": "/dev/vda",
+        "tenancy": server.tenancy,
+        "dedicated_host_id": server.dedicated_host_id or "",
+        "enterprise_project_id": "0",
+        "tags": list(server.details.get("tags", [])),
+        "metadata": _metadata(server),
+        "power_state": server.power_state,
+        "addresses": {
+            server.vpc_id: [
+                {
+                    "addr": server.details.get("ip", ""),
+                    "version": 4,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
+                    "OS-EXT-IPS:port_id": _uuid_from(server.id, 99),
+                    "primary": True,
+                }
+            ]
+        },
+        "security_groups": [{"id": _uuid_from(server.project_id, 7), "name": "default"}],
+        "volumes_attached": [
+            {
+                "id": vid,
+                "delete_on_termination": i == 0,
+                "device": dev,
+                "bootIndex": str(i),
+                "size": size,
+            }
+            for i, (vid, dev, size) in enumerate(_volumes(server))
+        ],
+        "image": {"id": server.image_ref},
+    }
+    view.update({k: v for k, v in optional.items() if k in expect})
+    return view
+
+
+def nova_server(server: Server, flavor: Flavor, host: Host | None, base_url: str) -> dict[str, Any]:
+    """Nova-native server at microversion 2.1 semantics, with the 2.x members Huawei adds."""
+    link = f"{base_url}/v2.1/{server.project_id}/servers/{server.id}"
+    view = {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "created": seconds_z(server.created_at),
+        "updated": seconds_z(server.updated_at),
+        "tenant_id": server.project_id,
+        "user_id": USER_ID,
+        "key_name": server.details.get("key_name"),
+        "metadata": _metadata(server),
+        "hostId": host_id_hash(server.project_id, host),
+        "addresses": {
+            server.vpc_id: [
+                {
+                    "addr": server.details.get("ip", ""),
+                    "version": 4,
+                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
+                    "OS-EXT-IPS:type": "fixed",
+                }
+            ]
+        },
+        "security_groups": [{"name": "default"}],
+        "links": [{"rel": "self", "href": link}, {"rel": "bookmark", "href": link}],
+        "image": {"id": server.image_ref, "links": []},
+        "flavor": {"id": flavor.id, "links": []},
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": server.availability_zone,
+        "OS-EXT-SRV-ATTR:host": display_host(host) or None,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": (display_host(host) + ".local") if host else None,
+        "OS-EXT-SRV-ATTR:instance_name": "instance-" + server.id.replace("-", "")[:8],
+        "OS-EXT-STS:power_state": server.power_state,
+        "OS-EXT-STS:task_state": server.task_state,
+        "OS-EXT-STS:vm_state": server.vm_state,
+        "OS-SRV-USG:launched_at": micros(server.launched_at),
+        "OS-SRV-USG:terminated_at": None,
+        "os-extended-volumes:volumes_attached": [
+            {"id": vid, "delete_on_termination": i == 0}
+            for i, (vid, _, _) in enumerate(_volumes(server))
+        ],
+        "fault": _fault(server),
+        "locked": server.locked,
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "config_drive": "",
+        "progress": 0,
+    }
+    hints = scheduler_hints(server)
+    if hints:
+        view["os:scheduler_hints"] = hints
+    return view
+
+
+def deh_server(server: Server) -> dict[str, Any]:
+    """DeH ``RespServer`` (servers on a DeH)."""
+    return {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "tenant_id": server.project_id,
+        "user_id": USER_ID,
+        "created": seconds_z(server.created_at),
+        "updated": seconds_z(server.updated_at),
+        "task_state": server.task_state or "",
+        "flavor": {"id": server.flavor_id},
+        "image": {"id": server.image_ref},
+        "metadata": {"os_type": "Linux"},
+        "addresses": {
+            server.vpc_id: [
+                {
+                    "addr": server.details.get("ip", ""),
+                    "version": 4,
+                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
+                    "OS-EXT-IPS:type": "fixed",
+                }
+            ]
+        },
+    }
+
+
+def is_stopped(server: Server) -> bool:
+    return bool(server.vm_state == VmState.STOPPED)

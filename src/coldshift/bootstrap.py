@@ -1,0 +1,88 @@
+"""The composition root: the only module that wires every layer together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from coldshift.config import Settings
+from coldshift.domain.catalog import Catalog
+from coldshift.drivers.simulated import SimulatedDriver
+from coldshift.jobs.worker import Worker
+from coldshift.persistence.db import Database, connect
+from coldshift.persistence.job_store import SqlJobStore
+from coldshift.persistence.region_store import SqlRegionStore
+from coldshift.persistence.schema import upgrade
+from coldshift.services.context import Region
+from coldshift.services.region_setup import sync_public_pool
+from coldshift.services.workflows import build_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    catalog: Catalog
+    db: Database
+    region: Region
+    driver: SimulatedDriver
+    job_store: SqlJobStore
+    worker: Worker
+
+
+def build(settings: Settings, catalog: Catalog) -> Container:
+    db = connect(settings.db_url)
+    clock = time.time
+    store = SqlRegionStore(db, clock)
+    job_store = SqlJobStore(db, clock)
+    driver = SimulatedDriver(catalog.driver.simulated)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+    notifier = _LateNotifier()
+    region = Region(catalog=catalog, store=store, driver=driver, notifier=notifier, clock=clock)
+    worker = Worker(
+        job_store,
+        build_registry(region),
+        owner=owner,
+        concurrency=settings.workers,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.poll_seconds,
+        retention_seconds=settings.job_retention_seconds,
+        clock=clock,
+    )
+    notifier.target = worker
+    return Container(settings, catalog, db, region, driver, job_store, worker)
+
+
+def prepare(container: Container) -> None:
+    """Schema, public pool, and (single-process SQLite) the leases a dead process left."""
+    upgrade(container.db)
+    added, removed = sync_public_pool(container.region.store, container.catalog, time.time())
+    log.info("public pool: %d hosts added, %d removed", added, removed)
+    if container.db.is_sqlite:
+        freed = container.job_store.release_all()
+        if freed:
+            log.info("took over %d unfinished jobs of a previous process", freed)
+
+
+def start(container: Container) -> None:
+    prepare(container)
+    container.worker.start()
+
+
+def stop(container: Container) -> None:
+    container.worker.stop()
+    container.db.dispose()
+
+
+class _LateNotifier:
+    """Breaks the cycle region → worker → registry → region."""
+
+    target: Worker | None = None
+
+    def notify(self, count: int = 1) -> None:
+        if self.target is not None:
+            self.target.notify(count)

@@ -1,0 +1,3 @@
+"""The operator command line."""
+
+from __future__ import annotations

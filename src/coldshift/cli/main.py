@@ -1,0 +1,126 @@
+"""`coldshift serve` and friends."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from typing import Annotated, TextIO
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from coldshift import bootstrap
+from coldshift.api.app import create_app
+from coldshift.catalog import CatalogError, load_catalog, load_default_catalog
+from coldshift.config import Settings, default_db_url
+from coldshift.domain.catalog import Catalog
+from coldshift.domain.errors import ColdshiftError
+from coldshift.persistence.db import normalise_url
+
+app = typer.Typer(add_completion=False, help="coldshift: a local Huawei Cloud ECS/DeH region.")
+console = Console()
+
+
+@app.callback()
+def _root() -> None:
+    """coldshift: cold migration of ECSs between dedicated hosts and the public pool."""
+
+
+@app.command()
+def serve(
+    catalog: Annotated[str | None, typer.Option(help="Region catalog (TOML).")] = None,
+    db: Annotated[
+        str | None, typer.Option(help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    data_dir: Annotated[
+        str, typer.Option(help="Where the default SQLite file lives.")
+    ] = "coldshift-data",
+    workers: Annotated[int, typer.Option(help="Job worker threads.")] = 16,
+    lease_seconds: Annotated[float, typer.Option(help="Job lease (takeover after).")] = 5.0,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "warning",
+) -> None:
+    """Start a region: the Huawei ECS, Nova and DeH APIs plus the job workers."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    loaded = _load_catalog(catalog)
+    settings = Settings(
+        catalog_path=catalog,
+        db_url=db or default_db_url(data_dir),
+        host=host,
+        port=port,
+        workers=workers,
+        lease_seconds=lease_seconds,
+    )
+    lock = _single_process_lock(settings.db_url)
+    container = bootstrap.build(settings, loaded)
+    try:
+        bootstrap.start(container)
+    except ColdshiftError as exc:
+        console.print(f"[red]coldshift: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    _banner(settings, loaded)
+    try:
+        uvicorn.run(
+            create_app(
+                container.region,
+                max_body=settings.max_body_bytes,
+                max_skew=settings.signature_skew_seconds,
+            ),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+        )
+    finally:
+        bootstrap.stop(container)
+        if lock is not None:
+            lock.close()
+
+
+def _load_catalog(path: str | None) -> Catalog:
+    try:
+        return load_catalog(path) if path else load_default_catalog()
+    except CatalogError as exc:
+        console.print(f"[red]coldshift: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _single_process_lock(db_url: str) -> TextIO | None:
+    """One process per SQLite file: a second one would run the same jobs twice."""
+    url = normalise_url(db_url)
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    path = url.removeprefix("sqlite:///") + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle = open(path, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        console.print(
+            f"[red]coldshift: another coldshift process already serves {db_url}; "
+            "SQLite supports one process; use PostgreSQL for several.[/red]"
+        )
+        raise typer.Exit(3) from exc
+    return handle
+
+
+def _banner(settings: Settings, catalog: Catalog) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"coldshift region [bold]{catalog.region_id}[/bold] listening on {url}")
+    console.print(f"database: {settings.db_url}")
+    console.print(
+        "[yellow]demo keys below are for local use only; never expose this region[/yellow]"
+    )
+    for project in catalog.projects:
+        role = " (admin)" if project.admin else ""
+        console.print(
+            f"  project {project.name}{role}: project_id={project.id} "
+            f"ak={project.access_key} sk={project.secret_key}"
+        )
+
+
+def main() -> None:
+    app()

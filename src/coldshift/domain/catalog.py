@@ -1,0 +1,103 @@
+"""The region as configured: zones, flavors, host types, pool, projects, driver settings.
+
+These are values read from the catalog file; servers, DeHs, jobs and claims are state and live
+in the database.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    id: str
+    vcpus: int
+    ram_mb: int
+    numa_nodes: int = 1
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class HostType:
+    host_type: str
+    host_type_name: str
+    sockets: int
+    cores: int
+    vcpus: int
+    memory_mb: int
+    flavor_patterns: tuple[str, ...]
+
+    def supports(self, flavor_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(flavor_id, p) for p in self.flavor_patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    availability_zone: str
+    host_type: str
+    count: int
+    cpu_allocation_ratio: float = 1.0
+
+    def host_names(self) -> list[str]:
+        prefix = f"pool-{self.availability_zone}-{self.host_type}"
+        return [f"{prefix}-{i:03d}" for i in range(1, self.count + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    dedicated_hosts: int = 20
+    instances: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    access_key: str
+    secret_key: str
+    admin: bool = False
+    quotas: Quotas = field(default_factory=Quotas)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedDriverSettings:
+    action_seconds: float = 2.0
+    disk_copy_mb_per_s: float = 2048.0
+    deh_allocate_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSettings:
+    kind: str = "simulated"
+    simulated: SimulatedDriverSettings = field(default_factory=SimulatedDriverSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    region_id: str
+    availability_zones: tuple[str, ...]
+    flavors: tuple[Flavor, ...]
+    host_types: tuple[HostType, ...]
+    public_pool: tuple[PoolSpec, ...]
+    projects: tuple[Project, ...]
+    driver: DriverSettings = field(default_factory=DriverSettings)
+
+    def flavor(self, flavor_id: str) -> Flavor | None:
+        return next((f for f in self.flavors if f.id == flavor_id), None)
+
+    def host_type(self, name: str) -> HostType | None:
+        return next((t for t in self.host_types if t.host_type == name), None)
+
+    def project_by_key(self, access_key: str) -> Project | None:
+        return next((p for p in self.projects if p.access_key == access_key), None)
+
+    def project(self, project_id: str) -> Project | None:
+        return next((p for p in self.projects if p.id == project_id), None)
+
+    def supported_flavors(self, host_type: HostType) -> list[Flavor]:
+        return [f for f in self.flavors if host_type.supports(f.id)]

@@ -1,0 +1,71 @@
+"""Hosts (public-pool hosts and dedicated hosts) and their NUMA nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from coldshift.domain.catalog import HostType
+
+
+class HostKind(StrEnum):
+    POOL = "pool"
+    DEH = "deh"
+
+
+class HostState(StrEnum):
+    AVAILABLE = "available"
+    FAULT = "fault"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class NumaNode:
+    index: int
+    vcpus_total: int
+    memory_total: int
+    vcpus_free: int
+    memory_free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    id: str
+    kind: HostKind
+    name: str
+    project_id: str | None
+    availability_zone: str
+    host_type: str
+    state: HostState
+    auto_placement: str
+    vcpus: int
+    memory_mb: int
+    sockets: int
+    cores: int
+    allocated_at: float
+    released_at: float | None
+    tags: dict[str, Any] = field(default_factory=dict)
+    nodes: tuple[NumaNode, ...] = ()
+
+    @property
+    def available_vcpus(self) -> int:
+        return sum(n.vcpus_free for n in self.nodes)
+
+    @property
+    def available_memory(self) -> int:
+        return sum(n.memory_free for n in self.nodes)
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """Split ``total`` over ``parts`` nodes; any remainder goes to the lowest nodes."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def new_numa_nodes(host_type: HostType, cpu_ratio: float = 1.0) -> tuple[NumaNode, ...]:
+    vcpus = split_evenly(int(host_type.vcpus * cpu_ratio), host_type.sockets)
+    memory = split_evenly(host_type.memory_mb, host_type.sockets)
+    return tuple(
+        NumaNode(i, v, m, v, m) for i, (v, m) in enumerate(zip(vcpus, memory, strict=True))
+    )

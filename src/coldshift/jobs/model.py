@@ -1,0 +1,53 @@
+"""The job record and its statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    #: recorded, no step finished yet
+    INIT = "INIT"
+    #: at least one step finished
+    RUNNING = "RUNNING"
+    #: every step finished; terminal
+    SUCCESS = "SUCCESS"
+    #: a step failed and what was done is undone; terminal
+    FAIL = "FAIL"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCESS, JobStatus.FAIL)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to record: a parent that groups ``children``, each of which runs one workflow."""
+
+    id: str
+    project_id: str
+    job_type: str
+    entities: dict[str, Any]
+    children: tuple[NewJob, ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    project_id: str
+    parent_id: str | None
+    job_type: str
+    status: JobStatus
+    entities: dict[str, Any]
+    payload: dict[str, Any]
+    progress: dict[str, Any]
+    steps_done: int
+    compensating: bool
+    error_code: str | None
+    fail_reason: str | None
+    begin_time: float
+    end_time: float | None
+    attempts: int

@@ -1,0 +1,46 @@
+"""What the engine needs from storage. Implemented by persistence and by testing.fakes."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from coldshift.jobs.model import Job
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now: this worker must stop working on it."""
+
+
+class JobStore(Protocol):
+    def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
+        """Atomically take the oldest runnable job whose lease is free or expired."""
+
+    def record_step(
+        self,
+        job_id: str,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        """Persist progress and renew the lease; raise LeaseLost if ``owner`` lost the job."""
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        success: bool,
+        error_code: str | None,
+        fail_reason: str | None,
+    ) -> None:
+        """Make the job terminal (and its parent, when all siblings are); raise LeaseLost."""
+
+    def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
+        """Renew the leases of the jobs ``owner`` still holds."""
+
+    def release(self, owner: str, job_ids: list[str]) -> None:
+        """Hand jobs back so that another worker takes them at once."""
+
+    def purge_finished(self, older_than: float) -> int:
+        """Delete terminal top-level jobs (and their children) that ended before ``older_than``."""

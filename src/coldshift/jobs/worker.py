@@ -1,0 +1,120 @@
+"""Worker threads: claim → run → finish, a heartbeat that renews leases, graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from coldshift.jobs.ports import JobStore, LeaseLost
+from coldshift.jobs.runner import JobRunner
+from coldshift.jobs.workflow import WorkflowRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: JobStore,
+        registry: WorkflowRegistry,
+        *,
+        owner: str,
+        concurrency: int = 8,
+        lease_seconds: float = 10.0,
+        poll_seconds: float = 1.0,
+        retention_seconds: float = 86400.0,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._runner = JobRunner(store, registry, owner, lease_seconds)
+        self._owner = owner
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self._retention = retention_seconds
+        self._clock = clock
+        self._wake = threading.Condition()
+        self._pending_wakeups = 0
+        self._stopping = threading.Event()
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    def start(self) -> None:
+        for i in range(self._concurrency):
+            self._spawn(self._work_loop, f"coldshift-worker-{i}")
+        self._spawn(self._heartbeat_loop, "coldshift-heartbeat")
+
+    def notify(self, count: int = 1) -> None:
+        """A job was recorded: wake idle threads now instead of at the next poll."""
+        with self._wake:
+            self._pending_wakeups += count
+            self._wake.notify(count)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking jobs, let running ones reach their end, hand back what is left."""
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        with self._held_lock:
+            left = list(self._held)
+        if left:
+            self._store.release(self._owner, left)
+
+    def run_until_idle(self) -> None:
+        """Run jobs in the calling thread until none is runnable (tests, one-shot tools)."""
+        while self._run_one():
+            pass
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _work_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._run_one():
+                    continue
+            except Exception:
+                log.exception("worker loop error")
+            self._idle_wait()
+
+    def _idle_wait(self) -> None:
+        with self._wake:
+            if self._pending_wakeups == 0 and not self._stopping.is_set():
+                self._wake.wait(self._poll)
+            self._pending_wakeups = max(0, self._pending_wakeups - 1)
+
+    def _run_one(self) -> bool:
+        job = self._store.claim_next(self._owner, self._lease)
+        if job is None:
+            return False
+        with self._held_lock:
+            self._held.add(job.id)
+        try:
+            self._runner.run(job)
+        except LeaseLost:
+            log.warning("job %s was taken over by another worker", job.id)
+        finally:
+            with self._held_lock:
+                self._held.discard(job.id)
+        return True
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopping.wait(self._lease / 3):
+            try:
+                with self._held_lock:
+                    held = list(self._held)
+                if held:
+                    self._store.heartbeat(self._owner, held, self._lease)
+                self._store.purge_finished(self._clock() - self._retention)
+            except Exception:
+                log.exception("heartbeat failed")

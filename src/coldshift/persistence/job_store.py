@@ -1,0 +1,253 @@
+"""The SQL job store: claims under a lease (SKIP LOCKED on PostgreSQL), progress, parents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
+
+from coldshift.jobs.model import Job, JobStatus, NewJob
+from coldshift.jobs.ports import LeaseLost
+from coldshift.persistence.db import Database
+from coldshift.persistence.tables import jobs
+
+_TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
+
+
+def insert_job(
+    conn: Connection, new: NewJob, now: float, parent_id: str | None = None, position: int = 0
+) -> None:
+    """Record a job and its children inside the caller's transaction."""
+    leaf = not new.children
+    conn.execute(
+        jobs.insert().values(
+            id=new.id,
+            project_id=new.project_id,
+            parent_id=parent_id,
+            job_type=new.job_type,
+            position=position,
+            status=JobStatus.INIT.value,
+            entities=new.entities,
+            payload=new.payload,
+            progress={},
+            steps_done=0,
+            compensating=False,
+            error_code=None,
+            fail_reason=None,
+            created_at=now,
+            begin_time=now,
+            end_time=None,
+            lease_owner=None,
+            lease_expires=None,
+            runnable=leaf,
+            attempts=0,
+        )
+    )
+    for index, child in enumerate(new.children):
+        insert_job(conn, child, now, parent_id=new.id, position=index)
+
+
+def job_from_row(row: Row[Any]) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        project_id=m["project_id"],
+        parent_id=m["parent_id"],
+        job_type=m["job_type"],
+        status=JobStatus(m["status"]),
+        entities=dict(m["entities"]),
+        payload=dict(m["payload"]),
+        progress=dict(m["progress"]),
+        steps_done=m["steps_done"],
+        compensating=m["compensating"],
+        error_code=m["error_code"],
+        fail_reason=m["fail_reason"],
+        begin_time=m["begin_time"],
+        end_time=m["end_time"],
+        attempts=m["attempts"],
+    )
+
+
+class SqlJobStore:
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
+        now = self._clock()
+        candidate = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.runnable.is_(True),
+                or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
+            )
+            .order_by(jobs.c.created_at)
+            .limit(1)
+        )
+        if not self._db.is_sqlite:
+            candidate = candidate.with_for_update(skip_locked=True)
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == candidate.scalar_subquery())
+            .values(
+                lease_owner=owner, lease_expires=now + lease_seconds, attempts=jobs.c.attempts + 1
+            )
+            .returning(*jobs.c)
+        )
+        with self._db.write() as conn:
+            row = conn.execute(stmt).first()
+        return job_from_row(row) if row is not None else None
+
+    def record_step(
+        self,
+        job_id: str,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        now = self._clock()
+        with self._db.write() as conn:
+            values: dict[str, Any] = dict(
+                steps_done=steps_done,
+                progress=progress,
+                compensating=compensating,
+                lease_expires=now + lease_seconds,
+            )
+            if not compensating:
+                values["status"] = JobStatus.RUNNING.value
+            self._guarded(conn, job_id, owner, values)
+            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
+            if parent_id is not None and not compensating:
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
+                    .values(status=JobStatus.RUNNING.value)
+                )
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        success: bool,
+        error_code: str | None,
+        fail_reason: str | None,
+    ) -> None:
+        now = self._clock()
+        status = JobStatus.SUCCESS if success else JobStatus.FAIL
+        with self._db.write() as conn:
+            self._guarded(
+                conn,
+                job_id,
+                owner,
+                dict(
+                    status=status.value,
+                    error_code=error_code,
+                    fail_reason=fail_reason,
+                    end_time=now,
+                    runnable=False,
+                    lease_owner=None,
+                    lease_expires=None,
+                ),
+            )
+            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
+            if parent_id is not None:
+                _settle_parent(conn, parent_id, now)
+
+    def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner)
+                .values(lease_expires=self._clock() + lease_seconds)
+            )
+
+    def release(self, owner: str, job_ids: list[str]) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires=None)
+            )
+
+    def release_all(self) -> int:
+        """Free every lease: for a single-process database whose previous process died."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.lease_owner.is_not(None))
+                .values(lease_owner=None, lease_expires=None)
+            )
+        return result.rowcount
+
+    def purge_finished(self, older_than: float) -> int:
+        with self._db.write() as conn:
+            old = select(jobs.c.id).where(
+                jobs.c.parent_id.is_(None),
+                jobs.c.status.in_(_TERMINAL),
+                jobs.c.end_time < older_than,
+            )
+            ids = [r[0] for r in conn.execute(old)]
+            if not ids:
+                return 0
+            conn.execute(delete(jobs).where(jobs.c.parent_id.in_(ids)))
+            conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+        return len(ids)
+
+    def _guarded(self, conn: Connection, job_id: str, owner: str, values: dict[str, Any]) -> None:
+        result = conn.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.lease_owner == owner).values(**values)
+        )
+        if result.rowcount != 1:
+            raise LeaseLost(job_id)
+
+
+def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
+    """The parent ends when its last child ends: SUCCESS if all succeeded, else the first FAIL."""
+    children = conn.execute(
+        select(jobs.c.status, jobs.c.error_code, jobs.c.fail_reason)
+        .where(jobs.c.parent_id == parent_id)
+        .order_by(jobs.c.position)
+    ).all()
+    if any(c.status not in _TERMINAL for c in children):
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
+            .values(status=JobStatus.RUNNING.value)
+        )
+        return
+    failed = next((c for c in children if c.status == JobStatus.FAIL.value), None)
+    values: dict[str, Any] = dict(end_time=now, status=JobStatus.SUCCESS.value)
+    if failed is not None:
+        values.update(
+            status=JobStatus.FAIL.value,
+            error_code=failed.error_code,
+            fail_reason=failed.fail_reason,
+        )
+    conn.execute(
+        update(jobs)
+        .where(and_(jobs.c.id == parent_id, jobs.c.status.not_in(_TERMINAL)))
+        .values(**values)
+    )
+
+
+def load_job_tree(conn: Connection, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
+    row = conn.execute(
+        select(jobs).where(
+            jobs.c.id == job_id, jobs.c.project_id == project_id, jobs.c.parent_id.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    children = conn.execute(
+        select(jobs).where(jobs.c.parent_id == job_id).order_by(jobs.c.position)
+    ).all()
+    return job_from_row(row), [job_from_row(c) for c in children]
+
+
+def count_unfinished(conn: Connection) -> int:
+    return conn.execute(
+        select(func.count()).select_from(jobs).where(jobs.c.status.not_in(_TERMINAL))
+    ).scalar_one()

@@ -1,0 +1,345 @@
+"""The region's state in SQL: hosts, NUMA nodes, servers, claims; jobs recorded atomically."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, select, update
+
+from coldshift.domain.errors import HostInUse, ServerBusy
+from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
+from coldshift.domain.servers import Server
+from coldshift.jobs.model import Job, NewJob
+from coldshift.persistence.db import Database
+from coldshift.persistence.job_store import insert_job, load_job_tree
+from coldshift.persistence.rows import (
+    host_from_row,
+    host_to_values,
+    node_from_row,
+    server_from_row,
+    server_to_values,
+)
+from coldshift.persistence.tables import claims, hosts, numa_nodes, servers
+from coldshift.placement.types import Placement
+from coldshift.services.ports import TaskGuard
+
+_ON_HOST = "placed"
+
+
+class SqlRegionStore:
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get_server(self, project_id: str | None, server_id: str) -> Server | None:
+        query = select(servers).where(servers.c.id == server_id)
+        if project_id is not None:
+            query = query.where(servers.c.project_id == project_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        return server_from_row(row) if row is not None else None
+
+    def list_servers(self, project_id: str) -> list[Server]:
+        query = (
+            select(servers)
+            .where(servers.c.project_id == project_id)
+            .order_by(servers.c.created_at.desc(), servers.c.id.desc())
+        )
+        with self._db.read() as conn:
+            return [server_from_row(r) for r in conn.execute(query)]
+
+    def servers_on_host(self, host_id: str) -> list[Server]:
+        query = (
+            select(servers)
+            .where(servers.c.host_id == host_id)
+            .order_by(servers.c.created_at, servers.c.id)
+        )
+        with self._db.read() as conn:
+            return [server_from_row(r) for r in conn.execute(query)]
+
+    def count_servers(self, project_id: str) -> int:
+        with self._db.read() as conn:
+            return conn.execute(
+                select(func.count()).select_from(servers).where(servers.c.project_id == project_id)
+            ).scalar_one()
+
+    def get_host(self, host_id: str) -> Host | None:
+        found = self.list_hosts(host_ids=[host_id])
+        return found[0] if found else None
+
+    def list_hosts(
+        self,
+        *,
+        kind: HostKind | None = None,
+        project_id: str | None = None,
+        host_ids: Sequence[str] | None = None,
+        availability_zone: str | None = None,
+    ) -> list[Host]:
+        query = select(hosts).order_by(hosts.c.allocated_at, hosts.c.name, hosts.c.id)
+        if kind is not None:
+            query = query.where(hosts.c.kind == kind.value)
+        if project_id is not None:
+            query = query.where(hosts.c.project_id == project_id)
+        if host_ids is not None:
+            query = query.where(hosts.c.id.in_(list(host_ids)))
+        if availability_zone is not None:
+            query = query.where(hosts.c.availability_zone == availability_zone)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+            nodes = _nodes_by_host(conn, [r.id for r in rows])
+        return [host_from_row(r, nodes.get(r.id, ())) for r in rows]
+
+    def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = list(host_ids)
+        query = (
+            select(servers.c.host_id, servers.c.id)
+            .where(servers.c.host_id.in_(ids))
+            .order_by(servers.c.created_at, servers.c.id)
+        )
+        result: dict[str, list[str]] = defaultdict(list)
+        with self._db.read() as conn:
+            for host_id, server_id in conn.execute(query):
+                result[host_id].append(server_id)
+        return result
+
+    def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
+        with self._db.read() as conn:
+            return load_job_tree(conn, project_id, job_id)
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def submit(
+        self, job: NewJob, *, new_servers: Sequence[Server] = (), guards: Sequence[TaskGuard] = ()
+    ) -> None:
+        """Record a job with the server changes that start it, in one transaction.
+
+        Each guard moves a server from "no task" to a task; if another request got there
+        first the whole submission is refused (ServerBusy) and nothing is recorded.
+        """
+        now = self._clock()
+        with self._db.write() as conn:
+            for guard in guards:
+                _apply_guard(conn, guard, now)
+            if new_servers:
+                conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
+            insert_job(conn, job, now)
+
+    def add_hosts(self, new_hosts: Sequence[Host]) -> None:
+        with self._db.write() as conn:
+            _insert_hosts(conn, new_hosts)
+
+    def remove_hosts(self, host_ids: Sequence[str]) -> None:
+        if not host_ids:
+            return
+        with self._db.write() as conn:
+            conn.execute(delete(numa_nodes).where(numa_nodes.c.host_id.in_(list(host_ids))))
+            conn.execute(delete(hosts).where(hosts.c.id.in_(list(host_ids))))
+
+    def update_host(self, host_id: str, values: dict[str, Any]) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(hosts).where(hosts.c.id == host_id).values(**values))
+
+    def release_host(self, host_id: str) -> None:
+        """Release a DeH unless a server is on it or a claim (e.g. a migration) holds it."""
+        with self._db.write() as conn:
+            # Update first: the row lock makes concurrent claims on this host wait (see _claim_in)
+            conn.execute(
+                update(hosts)
+                .where(hosts.c.id == host_id)
+                .values(state=HostState.RELEASED.value, released_at=self._clock())
+            )
+            busy = conn.execute(
+                select(
+                    exists().where(servers.c.host_id == host_id)
+                    | exists().where(claims.c.host_id == host_id)
+                )
+            ).scalar()
+            if busy:  # raising rolls the release back
+                raise HostInUse(
+                    f"dedicated host {host_id} still has ECSs on it or migrating "
+                    "to or from it; move or delete them first"
+                )
+
+    def update_server(self, server_id: str, values: dict[str, Any]) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(servers)
+                .where(servers.c.id == server_id)
+                .values(updated_at=self._clock(), **values)
+            )
+
+    def claim(
+        self,
+        server_id: str,
+        placement: Placement,
+        role: str = _ON_HOST,
+        server_values: dict[str, Any] | None = None,
+    ) -> bool:
+        """Atomically take the capacity of ``placement`` for ``server_id``.
+
+        Each NUMA node is decremented by a compare-and-set; if any node no longer has room
+        (a concurrent claim won), the transaction rolls back and False is returned.
+        """
+        try:
+            with self._db.write() as conn:
+                _claim_in(conn, server_id, placement, role)
+                if server_values:
+                    conn.execute(
+                        update(servers)
+                        .where(servers.c.id == server_id)
+                        .values(updated_at=self._clock(), **server_values)
+                    )
+        except _ClaimLost:
+            return False
+        return True
+
+    def has_claims(self, server_id: str, role: str = _ON_HOST) -> bool:
+        with self._db.read() as conn:
+            return bool(
+                conn.execute(
+                    select(exists().where(claims.c.server_id == server_id, claims.c.role == role))
+                ).scalar()
+            )
+
+    def release_claims(
+        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+    ) -> None:
+        """Give back a server's claims (all, or one role). Idempotent."""
+        with self._db.write() as conn:
+            _release(conn, server_id, role)
+            if server_values:
+                conn.execute(
+                    update(servers)
+                    .where(servers.c.id == server_id)
+                    .values(updated_at=self._clock(), **server_values)
+                )
+
+    def delete_server(self, server_id: str) -> None:
+        """Remove a server and give back all its capacity. Idempotent."""
+        with self._db.write() as conn:
+            _release(conn, server_id, None)
+            conn.execute(delete(servers).where(servers.c.id == server_id))
+
+
+def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:
+    result = conn.execute(
+        update(servers)
+        .where(
+            servers.c.id == guard.server_id,
+            servers.c.task_state.is_(None),
+            servers.c.locked.is_(False),
+        )
+        .values(task_state=guard.task_state, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise ServerBusy(
+            f"the ECS {guard.server_id} is locked or another operation is "
+            "in progress on it; retry when it has finished"
+        )
+
+
+class _ClaimLost(Exception):
+    """A NUMA node no longer had room: a concurrent claim won. Rolls the transaction back."""
+
+
+def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str) -> None:
+    # Touching the host row first serialises this claim with a concurrent release of the host
+    # (which updates the same row), so that a released host never receives a claim.
+    held = conn.execute(
+        update(hosts)
+        .where(hosts.c.id == placement.host_id, hosts.c.state == HostState.AVAILABLE.value)
+        .values(state=hosts.c.state)
+    )
+    if held.rowcount != 1 or not _take_nodes(conn, placement):
+        raise _ClaimLost
+    conn.execute(
+        claims.insert(),
+        [
+            dict(
+                server_id=server_id,
+                host_id=placement.host_id,
+                node_index=i,
+                vcpus=placement.fit.vcpus_per_node,
+                memory_mb=placement.fit.memory_per_node,
+                role=role,
+            )
+            for i in placement.fit.node_indexes
+        ],
+    )
+
+
+def _take_nodes(conn: Connection, placement: Placement) -> bool:
+    fit = placement.fit
+    for index in fit.node_indexes:
+        result = conn.execute(
+            update(numa_nodes)
+            .where(
+                numa_nodes.c.host_id == placement.host_id,
+                numa_nodes.c.node_index == index,
+                numa_nodes.c.vcpus_free >= fit.vcpus_per_node,
+                numa_nodes.c.memory_free >= fit.memory_per_node,
+            )
+            .values(
+                vcpus_free=numa_nodes.c.vcpus_free - fit.vcpus_per_node,
+                memory_free=numa_nodes.c.memory_free - fit.memory_per_node,
+            )
+        )
+        if result.rowcount != 1:
+            return False
+    return True
+
+
+def _release(conn: Connection, server_id: str, role: str | None) -> None:
+    query = select(claims).where(claims.c.server_id == server_id)
+    if role is not None:
+        query = query.where(claims.c.role == role)
+    rows = conn.execute(query.with_for_update()).all()
+    for row in rows:
+        conn.execute(
+            update(numa_nodes)
+            .where(numa_nodes.c.host_id == row.host_id, numa_nodes.c.node_index == row.node_index)
+            .values(
+                vcpus_free=numa_nodes.c.vcpus_free + row.vcpus,
+                memory_free=numa_nodes.c.memory_free + row.memory_mb,
+            )
+        )
+    if rows:
+        conn.execute(delete(claims).where(claims.c.id.in_([r.id for r in rows])))
+
+
+def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:
+    if not new_hosts:
+        return
+    conn.execute(hosts.insert(), [host_to_values(h) for h in new_hosts])
+    conn.execute(
+        numa_nodes.insert(),
+        [
+            dict(
+                host_id=h.id,
+                node_index=n.index,
+                vcpus_total=n.vcpus_total,
+                memory_total=n.memory_total,
+                vcpus_free=n.vcpus_free,
+                memory_free=n.memory_free,
+            )
+            for h in new_hosts
+            for n in h.nodes
+        ],
+    )
+
+
+def _nodes_by_host(conn: Connection, host_ids: list[str]) -> dict[str, tuple[NumaNode, ...]]:
+    result: dict[str, list[NumaNode]] = defaultdict(list)
+    if host_ids:
+        query = (
+            select(numa_nodes)
+            .where(numa_nodes.c.host_id.in_(host_ids))
+            .order_by(numa_nodes.c.host_id, numa_nodes.c.node_index)
+        )
+        for row in conn.execute(query):
+            result[row.host_id].append(node_from_row(row))
+    return {k: tuple(v) for k, v in result.items()}

@@ -1,0 +1,138 @@
+"""Table definitions (SQLAlchemy Core). Times are UTC epoch seconds (float) on every dialect."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # "pool" | "deh"
+    Column("name", String(255), nullable=False),
+    Column("project_id", String(64), nullable=True),
+    Column("availability_zone", String(64), nullable=False),
+    Column("host_type", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("auto_placement", String(3), nullable=False, default="on"),
+    Column("vcpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("sockets", Integer, nullable=False),
+    Column("cores", Integer, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("allocated_at", Float, nullable=False),
+    Column("released_at", Float, nullable=True),
+    Index("ix_hosts_project_kind", "project_id", "kind"),
+    Index("ix_hosts_az_type", "availability_zone", "host_type"),
+)
+
+numa_nodes = Table(
+    "numa_nodes",
+    metadata,
+    Column("host_id", String(64), ForeignKey("hosts.id"), primary_key=True),
+    Column("node_index", Integer, primary_key=True),
+    Column("vcpus_total", Integer, nullable=False),
+    Column("memory_total", Integer, nullable=False),
+    Column("vcpus_free", Integer, nullable=False),
+    Column("memory_free", Integer, nullable=False),
+)
+
+# One row per (server, host, node) share of a guest. "placed" rows are where the server lives;
+# "incoming" rows are a migration's claim on its target, held until the switch-over.
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("server_id", String(64), nullable=False),
+    Column("host_id", String(64), ForeignKey("hosts.id"), nullable=False),
+    Column("node_index", Integer, nullable=False),
+    Column("vcpus", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("role", String(16), nullable=False),
+    Index("ix_claims_server", "server_id"),
+    Index("ix_claims_host", "host_id"),
+)
+
+servers = Table(
+    "servers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("flavor_id", String(64), nullable=False),
+    Column("availability_zone", String(64), nullable=False),
+    Column("vm_state", String(16), nullable=False),
+    Column("task_state", String(32), nullable=True),
+    Column("power_state", Integer, nullable=False),
+    Column("locked", Boolean, nullable=False),
+    Column("host_id", String(64), nullable=True),
+    Column("tenancy", String(16), nullable=False),
+    Column("dedicated_host_id", String(64), nullable=True),
+    Column("image_ref", String(64), nullable=False),
+    Column("vpc_id", String(64), nullable=False),
+    Column("details", JSON, nullable=False),  # wire-only attributes: nics, volumes, metadata...
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("launched_at", Float, nullable=True),
+    Index("ix_servers_project_created", "project_id", "created_at"),
+    Index("ix_servers_host", "host_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("parent_id", String(32), nullable=True),
+    Column("job_type", String(64), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    Column("status", String(8), nullable=False),
+    Column("entities", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("progress", JSON, nullable=False),
+    Column("steps_done", Integer, nullable=False, default=0),
+    Column("compensating", Boolean, nullable=False, default=False),
+    Column("error_code", String(32), nullable=True),
+    Column("fail_reason", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("begin_time", Float, nullable=False),
+    Column("end_time", Float, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires", Float, nullable=True),
+    Column("runnable", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index("ix_jobs_runnable", "runnable", "created_at"),
+    Index("ix_jobs_parent", "parent_id"),
+    Index("ix_jobs_end_time", "end_time"),
+)
+
+client_tokens = Table(
+    "client_tokens",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("token", String(128), primary_key=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

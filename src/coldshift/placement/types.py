@@ -1,0 +1,91 @@
+"""Frozen values that placement reads and returns; it never mutates its inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class NumaRequest:
+    """A guest's demand: ``vcpus``/``memory_mb`` split evenly over ``nodes`` host NUMA nodes."""
+
+    vcpus: int
+    memory_mb: int
+    nodes: int = 1
+
+    @property
+    def vcpus_per_node(self) -> int:
+        return self.vcpus // self.nodes
+
+    @property
+    def memory_per_node(self) -> int:
+        return self.memory_mb // self.nodes
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    index: int
+    vcpus_total: int
+    memory_total: int
+    vcpus_free: int
+    memory_free: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostView:
+    host_id: str
+    name: str
+    nodes: tuple[NodeView, ...]
+
+    @property
+    def vcpus_free(self) -> int:
+        return sum(n.vcpus_free for n in self.nodes)
+
+    @property
+    def memory_free(self) -> int:
+        return sum(n.memory_free for n in self.nodes)
+
+    @property
+    def vcpus_total(self) -> int:
+        return sum(n.vcpus_total for n in self.nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class NumaFit:
+    """Where a guest fits inside one host: the chosen node indexes and the amount per node."""
+
+    node_indexes: tuple[int, ...]
+    vcpus_per_node: int
+    memory_per_node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    host_id: str
+    fit: NumaFit
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why nothing fits, with the numbers: ready to become a job's ``fail_reason``."""
+
+    reason: str
+    vcpus_per_node: int
+    memory_per_node: int
+    largest_free_vcpus: int
+    largest_free_memory: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.reason}: needed per NUMA node {self.vcpus_per_node} vCPUs and "
+            f"{self.memory_per_node} MiB, largest free node has {self.largest_free_vcpus} vCPUs "
+            f"and {self.largest_free_memory} MiB"
+        )
+
+
+class Strategy(StrEnum):
+    #: least loaded host first (public pool): spreads guests
+    SPREAD = "spread"
+    #: most loaded host that fits first (dedicated hosts): keeps whole hosts free
+    PACK = "pack"

@@ -1,0 +1,125 @@
+"""Dedicated host use cases: allocate, update, release, quota."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coldshift.domain.catalog import HostType
+from coldshift.domain.commands import AllocateHosts
+from coldshift.domain.errors import (
+    BadRequest,
+    DedicatedHostNotFound,
+    HostReleased,
+    HostTypeNotFound,
+    HostTypeNotOffered,
+    QuotaExceeded,
+)
+from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
+from coldshift.domain.ids import new_uuid
+from coldshift.services.context import Region
+
+
+def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
+    host_type = region.catalog.host_type(cmd.host_type)
+    if host_type is None:
+        raise HostTypeNotFound(cmd.host_type)
+    if cmd.availability_zone not in region.catalog.availability_zones:
+        raise HostTypeNotOffered(
+            f"host type {cmd.host_type} is not offered in availability "
+            f"zone {cmd.availability_zone!r}"
+        )
+    if cmd.quantity < 1:
+        raise BadRequest(f"quantity must be at least 1, got {cmd.quantity}")
+    used = len(project_dehs(region, cmd.project_id))
+    limit = _quota(region, cmd.project_id)
+    if used + cmd.quantity > limit:
+        raise QuotaExceeded(
+            f"insufficient DeH quota: {used} allocated + {cmd.quantity} requested > {limit}"
+        )
+    region.driver.allocate_host()
+    now = region.clock()
+    hosts = [_new_host(cmd, host_type, now) for _ in range(cmd.quantity)]
+    region.store.add_hosts(hosts)
+    return [h.id for h in hosts]
+
+
+def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:
+    return Host(
+        id=new_uuid(),
+        kind=HostKind.DEH,
+        name=cmd.name,
+        project_id=cmd.project_id,
+        availability_zone=cmd.availability_zone,
+        host_type=host_type.host_type,
+        state=HostState.AVAILABLE,
+        auto_placement=cmd.auto_placement,
+        vcpus=host_type.vcpus,
+        memory_mb=host_type.memory_mb,
+        sockets=host_type.sockets,
+        cores=host_type.cores,
+        allocated_at=now,
+        released_at=None,
+        tags=dict(cmd.tags),
+        nodes=new_numa_nodes(host_type),
+    )
+
+
+def _quota(region: Region, project_id: str) -> int:
+    project = region.catalog.project(project_id)
+    return project.quotas.dedicated_hosts if project else 0
+
+
+def project_dehs(region: Region, project_id: str, include_released: bool = False) -> list[Host]:
+    return [
+        h
+        for h in region.store.list_hosts(kind=HostKind.DEH, project_id=project_id)
+        if include_released or h.state is not HostState.RELEASED
+    ]
+
+
+def get_deh(region: Region, project_id: str, host_id: str) -> Host:
+    """A DeH of this project; another project's DeH answers exactly like an unknown one."""
+    host = region.store.get_host(host_id)
+    if host is None or host.kind is not HostKind.DEH or host.project_id != project_id:
+        raise DedicatedHostNotFound(host_id)
+    return host
+
+
+def update_host(
+    region: Region, project_id: str, host_id: str, name: str | None, auto_placement: str | None
+) -> None:
+    host = get_deh(region, project_id, host_id)
+    if host.state is HostState.RELEASED:
+        raise HostReleased(host_id)
+    values = {k: v for k, v in (("name", name), ("auto_placement", auto_placement)) if v}
+    if values:
+        region.store.update_host(host_id, values)
+
+
+def release_host(region: Region, project_id: str, host_id: str) -> None:
+    host = get_deh(region, project_id, host_id)
+    if host.state is HostState.RELEASED:
+        raise HostReleased(host_id)
+    region.store.release_host(host_id)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLine:
+    resource: str
+    hard_limit: int
+    used: int
+
+
+def quota(region: Region, project_id: str, resource: str | None) -> list[QuotaLine]:
+    """One line per host type; the DeH quota is shared by every type, so each line shows it."""
+    dehs = project_dehs(region, project_id)
+    limit = _quota(region, project_id)
+    lines = [
+        QuotaLine(t.host_type, limit, sum(1 for h in dehs if h.host_type == t.host_type))
+        for t in region.catalog.host_types
+    ]
+    return [q for q in lines if resource is None or q.resource == resource]
+
+
+def all_dehs(region: Region) -> list[Host]:
+    return region.store.list_hosts(kind=HostKind.DEH)

@@ -1,0 +1,124 @@
+"""Place a server: build snapshots, ask placement, claim atomically, retry on a lost race."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coldshift.domain.catalog import Catalog, Flavor
+from coldshift.domain.hosts import Host, HostKind, HostState
+from coldshift.placement import (
+    HostView,
+    NodeView,
+    NumaRequest,
+    Rejection,
+    Strategy,
+    choose_host,
+)
+from coldshift.services.ports import RegionStore
+
+CAPACITY_CODE = "Ecs.0319"
+MAX_ROUNDS = 8
+
+CandidateSource = Callable[[], list[Host]]
+
+
+class NoCapacity(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def numa_request(flavor: Flavor) -> NumaRequest:
+    return NumaRequest(flavor.vcpus, flavor.ram_mb, flavor.numa_nodes)
+
+
+def host_view(host: Host) -> HostView:
+    nodes = tuple(
+        NodeView(n.index, n.vcpus_total, n.memory_total, n.vcpus_free, n.memory_free)
+        for n in host.nodes
+    )
+    return HostView(host.id, host.name, nodes)
+
+
+def place_and_claim(
+    store: RegionStore,
+    server_id: str,
+    flavor: Flavor,
+    candidates: CandidateSource,
+    strategy: Strategy,
+    role: str,
+    server_values: Callable[[Host], dict[str, Any]],
+) -> Host:
+    """Claim room for ``flavor`` on the best candidate; raise NoCapacity with the numbers.
+
+    A claim that loses a race (another claim took the node first) falls through to the next
+    candidate; after a full round without success the snapshot is re-read.
+    """
+    request = numa_request(flavor)
+    for _ in range(MAX_ROUNDS):
+        hosts = {h.id: h for h in candidates() if h.state is HostState.AVAILABLE}
+        choice = choose_host(request, (host_view(h) for h in hosts.values()), strategy)
+        if isinstance(choice, Rejection):
+            raise NoCapacity(_describe(choice, flavor, list(hosts.values())))
+        for placement in choice:
+            host = hosts[placement.host_id]
+            if store.claim(server_id, placement, role, server_values(host)):
+                return host
+    raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
+
+
+def _describe(rejection: Rejection, flavor: Flavor, hosts: list[Host]) -> str:
+    if not hosts:
+        return f"no host can take flavor {flavor.id}"
+    scope = (
+        f"dedicated host {hosts[0].id}"
+        if len(hosts) == 1 and hosts[0].kind is HostKind.DEH
+        else f"{len(hosts)} candidate hosts"
+    )
+    total_free = max(h.available_vcpus for h in hosts)
+    return (
+        f"{scope}: flavor {flavor.id} does not fit ({rejection.describe()}; "
+        f"most free vCPUs on one host: {total_free})"
+    )
+
+
+def pool_candidates(
+    store: RegionStore, catalog: Catalog, az: str, flavor: Flavor
+) -> CandidateSource:
+    def load() -> list[Host]:
+        return [
+            h
+            for h in store.list_hosts(kind=HostKind.POOL, availability_zone=az)
+            if _type_supports(catalog, h, flavor)
+        ]
+
+    return load
+
+
+def dedicated_candidates(
+    store: RegionStore,
+    catalog: Catalog,
+    project_id: str,
+    az: str,
+    flavor: Flavor,
+    host_id: str | None,
+) -> CandidateSource:
+    def load() -> list[Host]:
+        if host_id is not None:
+            host = store.get_host(host_id)
+            return [host] if host is not None else []
+        return [
+            h
+            for h in store.list_hosts(
+                kind=HostKind.DEH, project_id=project_id, availability_zone=az
+            )
+            if h.auto_placement == "on" and _type_supports(catalog, h, flavor)
+        ]
+
+    return load
+
+
+def _type_supports(catalog: Catalog, host: Host, flavor: Flavor) -> bool:
+    host_type = catalog.host_type(host.host_type)
+    return host_type is not None and host_type.supports(flavor.id)

@@ -1,0 +1,80 @@
+"""What the services need from storage and from the job engine (implemented by adapters)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.servers import Server
+from coldshift.jobs.model import Job, NewJob
+from coldshift.placement.types import Placement
+
+
+@dataclass(frozen=True, slots=True)
+class TaskGuard:
+    """Move an idle, unlocked server to ``task_state``, or refuse the whole submission."""
+
+    server_id: str
+    task_state: str
+
+
+class RegionStore(Protocol):
+    def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
+
+    def list_servers(self, project_id: str) -> list[Server]: ...
+
+    def servers_on_host(self, host_id: str) -> list[Server]: ...
+
+    def count_servers(self, project_id: str) -> int: ...
+
+    def get_host(self, host_id: str) -> Host | None: ...
+
+    def list_hosts(
+        self,
+        *,
+        kind: HostKind | None = None,
+        project_id: str | None = None,
+        host_ids: Sequence[str] | None = None,
+        availability_zone: str | None = None,
+    ) -> list[Host]: ...
+
+    def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]: ...
+
+    def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None: ...
+
+    def submit(
+        self, job: NewJob, *, new_servers: Sequence[Server] = (), guards: Sequence[TaskGuard] = ()
+    ) -> None: ...
+
+    def add_hosts(self, new_hosts: Sequence[Host]) -> None: ...
+
+    def remove_hosts(self, host_ids: Sequence[str]) -> None: ...
+
+    def update_host(self, host_id: str, values: dict[str, Any]) -> None: ...
+
+    def release_host(self, host_id: str) -> None: ...
+
+    def update_server(self, server_id: str, values: dict[str, Any]) -> None: ...
+
+    def claim(
+        self,
+        server_id: str,
+        placement: Placement,
+        role: str = "placed",
+        server_values: dict[str, Any] | None = None,
+    ) -> bool: ...
+
+    def has_claims(self, server_id: str, role: str = "placed") -> bool: ...
+
+    def release_claims(
+        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def delete_server(self, server_id: str) -> None: ...
+
+
+class JobNotifier(Protocol):
+    def notify(self, count: int = 1) -> None:
+        """Jobs were recorded: wake a worker."""

@@ -1,0 +1,226 @@
+"""ECS use cases: create, batch start/stop/delete, lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from coldshift.domain.commands import CreateServers
+from coldshift.domain.errors import BadRequest, QuotaExceeded, ServerBusy, ServerLocked
+from coldshift.domain.ids import new_job_id, new_uuid
+from coldshift.domain.servers import POWER_NOSTATE, Server, TaskState, VmState
+from coldshift.jobs.model import NewJob
+from coldshift.services.context import Region
+from coldshift.services.ports import TaskGuard
+from coldshift.services.targets import resolve_create_target
+
+MAX_CREATE_COUNT = 100
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    job_id: str
+    server_ids: tuple[str, ...] = ()
+
+
+def create_servers(region: Region, cmd: CreateServers) -> Submitted:
+    flavor = region.flavor(cmd.flavor_id)
+    if not 1 <= cmd.count <= MAX_CREATE_COUNT:
+        raise BadRequest(f"count must be between 1 and {MAX_CREATE_COUNT}, got {cmd.count}")
+    target = resolve_create_target(region, cmd, flavor)
+    _check_instance_quota(region, cmd.project_id, cmd.count)
+    if cmd.dry_run:
+        return Submitted(job_id="")
+    now = region.clock()
+    servers = tuple(
+        _new_server(
+            cmd,
+            target.availability_zone,
+            target.tenancy,
+            target.dedicated_host_id,
+            _server_name(cmd, i),
+            i,
+            now,
+        )
+        for i in range(cmd.count)
+    )
+    job = NewJob(
+        id=new_job_id(),
+        project_id=cmd.project_id,
+        job_type="createServer",
+        entities={},
+        children=tuple(
+            NewJob(
+                id=new_job_id(),
+                project_id=cmd.project_id,
+                job_type="createSingleServer",
+                entities={"server_id": s.id},
+            )
+            for s in servers
+        ),
+    )
+    region.submit(job, new_servers=servers)
+    return Submitted(job.id, tuple(s.id for s in servers))
+
+
+def _check_instance_quota(region: Region, project_id: str, count: int) -> None:
+    project = region.catalog.project(project_id)
+    limit = project.quotas.instances if project else 0
+    used = region.store.count_servers(project_id)
+    if used + count > limit:
+        raise QuotaExceeded(f"instance quota exceeded: {used} used + {count} requested > {limit}")
+
+
+def _server_name(cmd: CreateServers, index: int) -> str:
+    return cmd.name if cmd.count == 1 else f"{cmd.name}-{index + 1:04d}"
+
+
+def _new_server(
+    cmd: CreateServers,
+    az: str,
+    tenancy: str,
+    host_id: str | None,
+    name: str,
+    index: int,
+    now: float,
+) -> Server:
+    details = {
+        "subnet_ids": list(cmd.subnet_ids),
+        "root_volume": [cmd.root_volume_type, cmd.root_volume_size],
+        "data_volumes": [list(v) for v in cmd.data_volumes],
+        "metadata": dict(cmd.metadata),
+        "tags": list(cmd.tags),
+        "description": cmd.description,
+        "key_name": cmd.key_name,
+        "launch_index": index,
+        "ip": _fake_ip(index, now),
+    }
+    return Server(
+        id=new_uuid(),
+        project_id=cmd.project_id,
+        name=name,
+        flavor_id=cmd.flavor_id,
+        availability_zone=az,
+        vm_state=VmState.BUILDING,
+        task_state=TaskState.SCHEDULING,
+        power_state=POWER_NOSTATE,
+        locked=False,
+        host_id=None,
+        tenancy=tenancy,
+        dedicated_host_id=host_id,
+        image_ref=cmd.image_ref,
+        vpc_id=cmd.vpc_id,
+        details=details,
+        created_at=now,
+        updated_at=now,
+        launched_at=None,
+    )
+
+
+def _fake_ip(index: int, now: float) -> str:
+    seed = int(now * 1000) + index
+    return f"192.168.{(seed >> 8) % 250 + 1}.{seed % 250 + 2}"
+
+
+# ---- batch actions -----------------------------------------------------------------------
+
+ACTIONS = {
+    # action → (job type, sub-job type, task while running, vm_states it applies to, no-op state)
+    "start": (
+        "batchStartServers",
+        "startServer",
+        TaskState.POWERING_ON,
+        {VmState.STOPPED},
+        VmState.ACTIVE,
+    ),
+    "stop": (
+        "batchStopServers",
+        "stopServer",
+        TaskState.POWERING_OFF,
+        {VmState.ACTIVE, VmState.ERROR},
+        VmState.STOPPED,
+    ),
+    "reboot": ("batchRebootServers", "rebootServer", TaskState.POWERING_ON, {VmState.ACTIVE}, None),
+    "delete": (
+        "deleteServers",
+        "deleteServer",
+        TaskState.DELETING,
+        {VmState.ACTIVE, VmState.STOPPED, VmState.ERROR, VmState.BUILDING},
+        None,
+    ),
+}
+
+
+def batch_action(
+    region: Region,
+    project_id: str,
+    action: str,
+    server_ids: Sequence[str],
+    options: dict[str, object] | None = None,
+) -> Submitted:
+    """All-or-nothing: an unknown, locked or busy server refuses the whole request."""
+    if not 1 <= len(server_ids) <= MAX_BATCH:
+        raise BadRequest(f"servers must list between 1 and {MAX_BATCH} ECSs")
+    if len(set(server_ids)) != len(server_ids):
+        raise BadRequest("servers lists the same ECS more than once")
+    job_type, sub_type, task, applies_to, noop_state = ACTIONS[action]
+    servers = [region.server(project_id, sid) for sid in server_ids]
+    children: list[NewJob] = []
+    guards: list[TaskGuard] = []
+    for server in servers:
+        _check_manageable(server)
+        mode = _mode(server, applies_to, noop_state)
+        if mode == "run":
+            guards.append(TaskGuard(server.id, task))
+        children.append(
+            NewJob(
+                id=new_job_id(),
+                project_id=project_id,
+                job_type=sub_type,
+                entities={"server_id": server.id},
+                payload={"mode": mode, **(options or {})},
+            )
+        )
+    job = NewJob(
+        id=new_job_id(),
+        project_id=project_id,
+        job_type=job_type,
+        entities={},
+        children=tuple(children),
+    )
+    region.submit(job, guards=tuple(guards))
+    return Submitted(job.id)
+
+
+def _check_manageable(server: Server) -> None:
+    if server.locked:
+        raise ServerLocked(server.id)
+    if server.task_state is not None:
+        raise ServerBusy(
+            f"the ECS {server.id} is busy ({server.status}, task "
+            f"{server.task_state}); retry when the task has finished"
+        )
+
+
+def _mode(server: Server, applies_to: set[VmState], noop_state: VmState | None) -> str:
+    if noop_state is not None and server.vm_state == noop_state:
+        return "noop"
+    return "run" if server.vm_state in applies_to else "refuse"
+
+
+def set_locked(region: Region, project_id: str, server_id: str, locked: bool) -> None:
+    server = region.server(project_id, server_id)
+    if server.locked != locked:
+        region.store.update_server(server.id, {"locked": locked})
+
+
+def native_power_action(region: Region, project_id: str, server_id: str, action: str) -> str:
+    """Nova ``os-start``/``os-stop``: unlike the batch API, a server in the wrong state is a
+    conflict (409), not a no-op sub-job."""
+    server = region.server(project_id, server_id)
+    _check_manageable(server)
+    wanted = VmState.STOPPED if action == "start" else VmState.ACTIVE
+    if server.vm_state != wanted and not (action == "stop" and server.vm_state == VmState.ERROR):
+        raise ServerBusy(f"cannot {action} the ECS {server.id} while it is {server.status}")
+    return batch_action(region, project_id, action, [server.id]).job_id

@@ -1,0 +1,31 @@
+"""Helpers shared by the server workflows."""
+
+from __future__ import annotations
+
+from coldshift.domain.servers import Server
+from coldshift.drivers.base import GuestSpec
+from coldshift.jobs.workflow import StepContext, StepFailed
+from coldshift.services.context import Region
+
+GONE = "Ecs.0114"
+
+
+def job_server(region: Region, ctx: StepContext) -> Server:
+    server = region.store.get_server(None, ctx.job.entities["server_id"])
+    if server is None:
+        raise StepFailed(GONE, f"the ECS {ctx.job.entities['server_id']} no longer exists")
+    return server
+
+
+def guest_of(region: Region, server: Server, host_name: str | None = None) -> GuestSpec:
+    flavor = region.flavor(server.flavor_id)
+    root = server.details.get("root_volume", ["SSD", 40])
+    disk_gb = int(root[1] or 40) + sum(int(v[1]) for v in server.details.get("data_volumes", []))
+    return GuestSpec(
+        server.id, host_name or server.host_id or "", flavor.vcpus, flavor.ram_mb, disk_gb
+    )
+
+
+def host_name(region: Region, server: Server) -> str | None:
+    host = region.store.get_host(server.host_id) if server.host_id else None
+    return host.name if host else None

@@ -1,0 +1,119 @@
+"""createSingleServer: claim capacity (NUMA-aware), boot, mark ACTIVE.
+
+A server whose creation fails is not kept: its compensation deletes it and gives back any
+capacity it held, so that GET answers 404 and no claim leaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from coldshift.domain.hosts import Host
+from coldshift.domain.servers import POWER_RUNNING, TaskState, VmState
+from coldshift.drivers.base import DriverError
+from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
+from coldshift.placement import Strategy
+from coldshift.services.context import Region
+from coldshift.services.placing import (
+    CAPACITY_CODE,
+    NoCapacity,
+    dedicated_candidates,
+    place_and_claim,
+    pool_candidates,
+)
+from coldshift.services.targets import DEDICATED
+from coldshift.services.workflows.common import guest_of, host_name, job_server
+
+CREATE_FAILED = "Ecs.0204"
+
+
+@dataclass
+class ClaimCapacity:
+    region: Region
+    name: str = "claim_capacity"
+
+    def run(self, ctx: StepContext) -> None:
+        server = job_server(self.region, ctx)
+        if self.region.store.has_claims(server.id):
+            return
+        flavor = self.region.flavor(server.flavor_id)
+        dedicated = server.tenancy == DEDICATED
+        if dedicated:
+            source = dedicated_candidates(
+                self.region.store,
+                self.region.catalog,
+                server.project_id,
+                server.availability_zone,
+                flavor,
+                server.dedicated_host_id,
+            )
+        else:
+            source = pool_candidates(
+                self.region.store, self.region.catalog, server.availability_zone, flavor
+            )
+
+        def values(host: Host) -> dict[str, Any]:
+            placed = {"host_id": host.id, "task_state": TaskState.SPAWNING.value}
+            return placed | ({"dedicated_host_id": host.id} if dedicated else {})
+
+        try:
+            place_and_claim(
+                self.region.store,
+                server.id,
+                flavor,
+                source,
+                Strategy.PACK if dedicated else Strategy.SPREAD,
+                "placed",
+                values,
+            )
+        except NoCapacity as exc:
+            raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
+
+    def compensate(self, ctx: StepContext) -> None:
+        self.region.store.delete_server(ctx.job.entities["server_id"])
+
+
+@dataclass
+class Boot:
+    region: Region
+    name: str = "boot"
+
+    def run(self, ctx: StepContext) -> None:
+        server = job_server(self.region, ctx)
+        try:
+            self.region.driver.boot(guest_of(self.region, server, host_name(self.region, server)))
+        except DriverError as exc:
+            raise StepFailed(CREATE_FAILED, f"{CREATE_FAILED}: {exc.reason}") from exc
+
+    def compensate(self, ctx: StepContext) -> None:
+        server = self.region.store.get_server(None, ctx.job.entities["server_id"])
+        if server is not None:
+            try:
+                self.region.driver.destroy(guest_of(self.region, server))
+            except DriverError:
+                pass  # the guest is deleted with the server record anyway
+
+
+@dataclass
+class MarkActive:
+    region: Region
+    name: str = "mark_active"
+
+    def run(self, ctx: StepContext) -> None:
+        self.region.store.update_server(
+            ctx.job.entities["server_id"],
+            {
+                "vm_state": VmState.ACTIVE.value,
+                "task_state": None,
+                "power_state": POWER_RUNNING,
+                "launched_at": self.region.clock(),
+            },
+        )
+
+    def compensate(self, ctx: StepContext) -> None:
+        """Nothing to undo: this is the last step."""
+
+
+def create_server_workflow(region: Region) -> Workflow:
+    return Workflow("createSingleServer", (ClaimCapacity(region), Boot(region), MarkActive(region)))

@@ -1,0 +1,173 @@
+"""In-memory stand-ins for the job store and the clock, with the real semantics."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from coldshift.jobs.model import Job, JobStatus, NewJob
+from coldshift.jobs.ports import LeaseLost
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class InMemoryJobStore:
+    """Implements jobs.ports.JobStore with the same lease and parent rules as the SQL store."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.jobs: dict[str, Job] = {}
+        self._order: list[str] = []
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._runnable: set[str] = set()
+
+    def add(self, new: NewJob, parent_id: str | None = None) -> None:
+        with self._lock:
+            self._add(new, parent_id)
+
+    def _add(self, new: NewJob, parent_id: str | None) -> None:
+        self.jobs[new.id] = Job(
+            id=new.id,
+            project_id=new.project_id,
+            parent_id=parent_id,
+            job_type=new.job_type,
+            status=JobStatus.INIT,
+            entities=dict(new.entities),
+            payload=dict(new.payload),
+            progress={},
+            steps_done=0,
+            compensating=False,
+            error_code=None,
+            fail_reason=None,
+            begin_time=self._clock(),
+            end_time=None,
+            attempts=0,
+        )
+        self._order.append(new.id)
+        if not new.children:
+            self._runnable.add(new.id)
+        for child in new.children:
+            self._add(child, new.id)
+
+    def children(self, job_id: str) -> list[Job]:
+        return [self.jobs[i] for i in self._order if self.jobs[i].parent_id == job_id]
+
+    def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
+        now = self._clock()
+        with self._lock:
+            for job_id in self._order:
+                lease = self._leases.get(job_id)
+                if job_id in self._runnable and (lease is None or lease[1] < now):
+                    job = replace(self.jobs[job_id], attempts=self.jobs[job_id].attempts + 1)
+                    self.jobs[job_id] = job
+                    self._leases[job_id] = (owner, now + lease_seconds)
+                    return job
+        return None
+
+    def record_step(
+        self,
+        job_id: str,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        with self._lock:
+            self._check(job_id, owner)
+            job = self.jobs[job_id]
+            status = JobStatus.RUNNING if not compensating else job.status
+            self.jobs[job_id] = replace(
+                job,
+                steps_done=steps_done,
+                progress=dict(progress),
+                compensating=compensating,
+                status=status,
+            )
+            self._leases[job_id] = (owner, self._clock() + lease_seconds)
+            if job.parent_id and not compensating:
+                parent = self.jobs[job.parent_id]
+                if parent.status is JobStatus.INIT:
+                    self.jobs[parent.id] = replace(parent, status=JobStatus.RUNNING)
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        success: bool,
+        error_code: str | None,
+        fail_reason: str | None,
+    ) -> None:
+        with self._lock:
+            self._check(job_id, owner)
+            status = JobStatus.SUCCESS if success else JobStatus.FAIL
+            job = replace(
+                self.jobs[job_id],
+                status=status,
+                error_code=error_code,
+                fail_reason=fail_reason,
+                end_time=self._clock(),
+            )
+            self.jobs[job_id] = job
+            self._runnable.discard(job_id)
+            self._leases.pop(job_id, None)
+            if job.parent_id:
+                self._settle(job.parent_id)
+
+    def _settle(self, parent_id: str) -> None:
+        kids = self.children(parent_id)
+        parent = self.jobs[parent_id]
+        if not all(k.status.terminal for k in kids):
+            return
+        failed = next((k for k in kids if k.status is JobStatus.FAIL), None)
+        self.jobs[parent_id] = replace(
+            parent,
+            status=JobStatus.FAIL if failed else JobStatus.SUCCESS,
+            error_code=failed.error_code if failed else None,
+            fail_reason=failed.fail_reason if failed else None,
+            end_time=self._clock(),
+        )
+
+    def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                if self._leases.get(job_id, ("",))[0] == owner:
+                    self._leases[job_id] = (owner, self._clock() + lease_seconds)
+
+    def release(self, owner: str, job_ids: list[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                if self._leases.get(job_id, ("",))[0] == owner:
+                    del self._leases[job_id]
+
+    def purge_finished(self, older_than: float) -> int:
+        with self._lock:
+            old = [
+                j.id
+                for j in self.jobs.values()
+                if j.parent_id is None and j.status.terminal and (j.end_time or 0) < older_than
+            ]
+            for job_id in old:
+                for kid in self.children(job_id):
+                    del self.jobs[kid.id]
+                    self._order.remove(kid.id)
+                del self.jobs[job_id]
+                self._order.remove(job_id)
+            return len(old)
+
+    def _check(self, job_id: str, owner: str) -> None:
+        if self._leases.get(job_id, ("",))[0] != owner:
+            raise LeaseLost(job_id)

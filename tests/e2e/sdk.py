@@ -1,0 +1,124 @@
+"""Thin helpers over the official SDKs, so tests read as what a user does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from huaweicloudsdkdeh.v1 import model as deh
+from huaweicloudsdkecs.v2 import model as ecs
+
+from tests.e2e.harness import wait_for
+
+IMAGE = "1b9c2f0e-8d7a-4c3b-9e21-5a6f7d8c9b01"
+VPC = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+SUBNET = "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4"
+
+
+def create_servers(
+    client: Any,
+    *,
+    name: str = "vm",
+    flavor: str = "t1.large.2",
+    count: int = 1,
+    az: str | None = "az-a",
+    tenancy: str | None = None,
+    dedicated_host_id: str | None = None,
+    data_gb: int | None = None,
+) -> Any:
+    hints = None
+    if tenancy or dedicated_host_id:
+        hints = ecs.PostPaidServerSchedulerHints(
+            tenancy=tenancy, dedicated_host_id=dedicated_host_id
+        )
+    server = ecs.PostPaidServer(
+        name=name,
+        image_ref=IMAGE,
+        flavor_ref=flavor,
+        vpcid=VPC,
+        nics=[ecs.PostPaidServerNic(subnet_id=SUBNET)],
+        root_volume=ecs.PostPaidServerRootVolume(volumetype="SSD", size=40),
+        data_volumes=[ecs.PostPaidServerDataVolume(volumetype="SSD", size=data_gb)]
+        if data_gb
+        else None,
+        count=count,
+        availability_zone=az,
+        osscheduler_hints=hints,
+    )
+    body = ecs.CreatePostPaidServersRequestBody(server=server)
+    return client.create_post_paid_servers(ecs.CreatePostPaidServersRequest(body=body))
+
+
+def job(client: Any, job_id: str) -> Any:
+    return client.show_job(ecs.ShowJobRequest(job_id=job_id))
+
+
+def wait_job(client: Any, job_id: str, timeout: float = 60.0) -> Any:
+    """Poll until the job is terminal; return its final view."""
+
+    def done() -> Any:
+        view = job(client, job_id)
+        return view if view.status in ("SUCCESS", "FAIL") else None
+
+    return wait_for(done, timeout, f"job {job_id} to end")
+
+
+def create_and_wait(client: Any, **kwargs: Any) -> list[str]:
+    response = create_servers(client, **kwargs)
+    final = wait_job(client, response.job_id)
+    assert final.status == "SUCCESS", (final.error_code, final.fail_reason)
+    return list(response.server_ids)
+
+
+def show(client: Any, server_id: str) -> Any:
+    return client.show_server(ecs.ShowServerRequest(server_id=server_id)).server
+
+
+def stop(client: Any, *server_ids: str) -> Any:
+    option = ecs.BatchStopServersOption(
+        servers=[ecs.ServerId(id=s) for s in server_ids], type="HARD"
+    )
+    body = ecs.BatchStopServersRequestBody(os_stop=option)
+    return client.batch_stop_servers(ecs.BatchStopServersRequest(body=body))
+
+
+def start(client: Any, *server_ids: str) -> Any:
+    option = ecs.BatchStartServersOption(servers=[ecs.ServerId(id=s) for s in server_ids])
+    body = ecs.BatchStartServersRequestBody(os_start=option)
+    return client.batch_start_servers(ecs.BatchStartServersRequest(body=body))
+
+
+def delete(client: Any, *server_ids: str) -> Any:
+    body = ecs.DeleteServersRequestBody(servers=[ecs.ServerId(id=s) for s in server_ids])
+    return client.delete_servers(ecs.DeleteServersRequest(body=body))
+
+
+def allocate(
+    client: Any,
+    *,
+    name: str = "deh",
+    az: str = "az-a",
+    host_type: str = "t1",
+    quantity: int = 1,
+    auto_placement: str | None = None,
+) -> list[str]:
+    body = deh.ReqAllocateDeh(
+        name=name,
+        availability_zone=az,
+        host_type=host_type,
+        quantity=quantity,
+        auto_placement=auto_placement,
+    )
+    response = client.create_dedicated_host(deh.CreateDedicatedHostRequest(body=body))
+    return list(raw(response)["dedicated_host_ids"])
+
+
+def show_deh(client: Any, host_id: str) -> Any:
+    return client.show_dedicated_host(
+        deh.ShowDedicatedHostRequest(dedicated_host_id=host_id)
+    ).dedicated_host
+
+
+def raw(response: Any) -> Any:
+    """The JSON body as sent, for members the SDK model does not declare."""
+    return json.loads(response.raw_content)
