@@ -124,3 +124,25 @@ def _banner(settings: Settings, catalog: Catalog) -> None:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def check(
+    db: Annotated[str, typer.Option(help="Database URL of the region to check.")] = default_db_url(
+        "coldshift-data"
+    ),
+) -> None:
+    """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
+    from coldshift.persistence.db import connect
+    from coldshift.persistence.invariants import check as check_invariants
+
+    database = connect(db)
+    try:
+        drift = check_invariants(database)
+    finally:
+        database.dispose()
+    for item in drift:
+        console.print(f"[red]{item}[/red]")
+    if drift:
+        raise typer.Exit(1)
+    console.print("no drift: capacity, placement and jobs are consistent")

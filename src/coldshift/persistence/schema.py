@@ -22,14 +22,16 @@ def alembic_config(conn: Connection | None = None) -> Config:
 
 
 def upgrade(db: Database) -> None:
-    with db.engine.connect() as conn:
+    # On SQLite the migration runs in one BEGIN IMMEDIATE transaction: a second process
+    # waits for the write lock, then finds the schema at head.
+    with db.engine.connect().execution_options(coldshift_immediate=True) as conn:
         if not db.is_sqlite:
             # Session-level advisory lock: a second process waits here, then finds head.
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
             conn.commit()
         try:
-            command.upgrade(alembic_config(conn), "head")
-            conn.commit()
+            with conn.begin():
+                command.upgrade(alembic_config(conn), "head")
         finally:
             if not db.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _UPGRADE_LOCK_KEY})

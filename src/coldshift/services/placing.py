@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ CAPACITY_CODE = "Ecs.0319"
 MAX_ROUNDS = 8
 
 CandidateSource = Callable[[], list[Host]]
+_DECISIONS = threading.Lock()
 
 
 class NoCapacity(Exception):
@@ -56,6 +58,23 @@ def place_and_claim(
     candidate; after a full round without success the snapshot is re-read.
     """
     request = numa_request(flavor)
+    # Decide and claim under one in-process lock, so that concurrent jobs of this process see
+    # each other's claims (exact spread and best fit); across processes the guarded claim
+    # alone keeps capacity exact, and a lost race re-reads the snapshot.
+    with _DECISIONS:
+        return _place(store, server_id, flavor, request, candidates, strategy, role, server_values)
+
+
+def _place(
+    store: RegionStore,
+    server_id: str,
+    flavor: Flavor,
+    request: NumaRequest,
+    candidates: CandidateSource,
+    strategy: Strategy,
+    role: str,
+    server_values: Callable[[Host], dict[str, Any]],
+) -> Host:
     for _ in range(MAX_ROUNDS):
         hosts = {h.id: h for h in candidates() if h.state is HostState.AVAILABLE}
         choice = choose_host(request, (host_view(h) for h in hosts.values()), strategy)

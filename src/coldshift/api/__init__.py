@@ -1,0 +1,3 @@
+"""The Huawei-compatible HTTP layer."""
+
+from __future__ import annotations
