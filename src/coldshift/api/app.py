@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from coldshift.api import errors
 from coldshift.api.auth import AuthMiddleware
+from coldshift.api.responses import JsonResponse
 from coldshift.api.routes import catalog, dedicated_hosts, jobs, nova, servers
 from coldshift.domain.errors import BadRequest, ColdshiftError, NotFound
 from coldshift.services.context import Region
 
 
 def create_app(region: Region, *, max_body: int = 1024 * 1024, max_skew: float = 900.0) -> FastAPI:
-    app = FastAPI(title="coldshift", version="0.1.0", default_response_class=ORJSONResponse)
+    app = FastAPI(title="coldshift", version="0.1.0", default_response_class=JsonResponse)
     app.state.region = region
     for module in (servers, jobs, catalog, nova, dedicated_hosts):
         app.include_router(module.router)

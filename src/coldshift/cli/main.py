@@ -20,7 +20,7 @@ from coldshift.domain.errors import ColdshiftError
 from coldshift.persistence.db import normalise_url
 
 app = typer.Typer(add_completion=False, help="coldshift: a local Huawei Cloud ECS/DeH region.")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @app.callback()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, region_of
 from coldshift.api.listing import page_by_marker
 from coldshift.api.parsing import query_int, query_str
+from coldshift.api.responses import JsonResponse
 from coldshift.api.views.flavors import flavor_view
 
 router = APIRouter()
@@ -24,7 +25,7 @@ def list_flavors(request: Request, project_id: str) -> Response:
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, _ = page_by_marker(flavors, query_str(request, "marker"), limit, lambda f: f.id)
     url = base_url(request)
-    return ORJSONResponse(
+    return JsonResponse(
         {"flavors": [flavor_view(f, url, project_id, catalog.availability_zones) for f in page]}
     )
 
@@ -32,7 +33,7 @@ def list_flavors(request: Request, project_id: str) -> Response:
 @router.get("/v1/{project_id}/availability-zones")
 def list_server_az_info(request: Request, project_id: str) -> Response:
     zones = region_of(request).catalog.availability_zones
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "availability_zones": [
                 {
@@ -54,7 +55,7 @@ def list_server_az_info(request: Request, project_id: str) -> Response:
 @router.get("/v2/{project_id}/os-availability-zone")
 def nova_list_availability_zones(request: Request, project_id: str) -> Response:
     zones = region_of(request).catalog.availability_zones
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "availabilityZoneInfo": [
                 {"zoneName": z, "zoneState": {"available": True}, "hosts": None} for z in zones

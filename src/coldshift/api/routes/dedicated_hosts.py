@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from coldshift.api.deps import region_of
 from coldshift.api.listing import page_by_marker
 from coldshift.api.parsing import parse_model, query_int, query_str
+from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import AllocateHostsBody, UpdateHostBody
 from coldshift.api.views.hosts import dedicated_host, host_type_brief, host_type_full
 from coldshift.api.views.servers import deh_server
@@ -36,7 +37,7 @@ def create_dedicated_host(request: Request, project_id: str) -> Response:
             tags={t.key: t.value for t in body.tags},
         ),
     )
-    return ORJSONResponse({"dedicated_host_ids": ids, "job_id": None})
+    return JsonResponse({"dedicated_host_ids": ids, "job_id": None})
 
 
 def _matches(request: Request, region: Region, host: Host) -> bool:
@@ -91,7 +92,7 @@ def list_dedicated_hosts(request: Request, project_id: str) -> Response:
         hosts = [h for h in hosts if instance in on_host.get(h.id, [])]
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, _ = page_by_marker(hosts, query_str(request, "marker"), limit, lambda h: h.id)
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "dedicated_hosts": [
                 dedicated_host(h, region.catalog, on_host.get(h.id), with_uuids=False) for h in page
@@ -106,7 +107,7 @@ def show_dedicated_host(request: Request, project_id: str, dedicated_host_id: st
     region = region_of(request)
     host = svc.get_deh(region, project_id, dedicated_host_id)
     on_host = region.store.instance_ids_by_host([host.id])
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "dedicated_host": dedicated_host(
                 host, region.catalog, on_host.get(host.id), with_uuids=True
@@ -143,7 +144,7 @@ def list_servers_dedicated_host(
     servers = region.store.servers_on_host(host.id)
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, _ = page_by_marker(servers, query_str(request, "marker"), limit, lambda s: s.id)
-    return ORJSONResponse({"servers": [deh_server(s) for s in page]})
+    return JsonResponse({"servers": [deh_server(s) for s in page]})
 
 
 @router.get(PREFIX + "/availability-zone/{availability_zone}/dedicated-host-types")
@@ -154,7 +155,7 @@ def list_dedicated_host_types(
     types = list(catalog.host_types) if availability_zone in catalog.availability_zones else []
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, _ = page_by_marker(types, query_str(request, "marker"), limit, lambda t: t.host_type)
-    return ORJSONResponse({"dedicated_host_types": [host_type_brief(t) for t in page]})
+    return JsonResponse({"dedicated_host_types": [host_type_brief(t) for t in page]})
 
 
 @router.get(PREFIX + "/dedicated-host-types")
@@ -171,7 +172,7 @@ def list_dedicated_host_all_types(request: Request, project_id: str) -> Response
     ]
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, more = page_by_marker(types, query_str(request, "marker"), limit, lambda t: t.host_type)
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "dedicated_host_types": [host_type_full(t, catalog) for t in page],
             "page_info": {"next_marker": page[-1].host_type if more and page else None},
@@ -184,7 +185,7 @@ def show_quota_sets(request: Request, project_id: str, tenant_id: str) -> Respon
     if tenant_id != project_id and not request.state.project.admin:
         raise Forbidden("only an admin may read another tenant's quota")
     lines = svc.quota(region_of(request), tenant_id, query_str(request, "resource"))
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "quota_set": [
                 {"resource": q.resource, "hard_limit": q.hard_limit, "used": q.used} for q in lines

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from coldshift.api.deps import region_of
+from coldshift.api.responses import JsonResponse
 from coldshift.api.views.jobs import job_view
 from coldshift.domain.errors import JobNotFound
 from coldshift.domain.ids import is_job_id
@@ -20,4 +21,4 @@ def show_job(request: Request, project_id: str, job_id: str) -> Response:
     if tree is None:
         raise JobNotFound(job_id)
     job, children = tree
-    return ORJSONResponse(job_view(job, children))
+    return JsonResponse(job_view(job, children))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, region_of
 from coldshift.api.parsing import json_body
+from coldshift.api.responses import JsonResponse
 from coldshift.api.views.servers import nova_server
 from coldshift.domain.errors import BadRequest, MalformedBody
 from coldshift.services import servers as svc
@@ -22,7 +23,7 @@ def nova_show_server(request: Request, project_id: str, server_id: str) -> Respo
     region = region_of(request)
     server = region.server(project_id, server_id)
     host = region.store.get_host(server.host_id) if server.host_id else None
-    return ORJSONResponse(
+    return JsonResponse(
         {"server": nova_server(server, region.flavor(server.flavor_id), host, base_url(request))}
     )
 

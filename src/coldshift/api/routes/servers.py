@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1
 from coldshift.api.parsing import parse_model, query_int
+from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
 from coldshift.api.views.servers import EXPECT_FIELDS, cloud_server, server_detail
 from coldshift.domain.commands import CreateServers
@@ -55,7 +56,7 @@ def _create(request: Request, project_id: str) -> Response:
     submitted = svc.create_servers(region_of(request), _command(project_id, body))
     if body.dry_run:
         return Response(status_code=202)
-    return ORJSONResponse({"job_id": submitted.job_id, "serverIds": list(submitted.server_ids)})
+    return JsonResponse({"job_id": submitted.job_id, "serverIds": list(submitted.server_ids)})
 
 
 @router.post("/v1/{project_id}/cloudservers")
@@ -74,7 +75,7 @@ def list_servers_details(request: Request, project_id: str) -> Response:
     matches = filter_v1(request, region, region.store.list_servers(project_id))
     page = page_v1(request, matches)
     hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "count": len(matches),
             "servers": [
@@ -100,7 +101,7 @@ def list_cloud_servers(request: Request, project_id: str) -> Response:
             f"?limit={limit}&marker={page[-1].id}"
         )
         links.append({"rel": "next", "href": href})
-    return ORJSONResponse(
+    return JsonResponse(
         {
             "servers": [
                 cloud_server(s, region.flavor(s.flavor_id), hosts.get(s.host_id or ""), expect)
@@ -117,7 +118,7 @@ def show_server(request: Request, project_id: str, server_id: str) -> Response:
     region = region_of(request)
     server = region.server(project_id, server_id)
     host = region.store.get_host(server.host_id) if server.host_id else None
-    return ORJSONResponse({"server": server_detail(server, region.flavor(server.flavor_id), host)})
+    return JsonResponse({"server": server_detail(server, region.flavor(server.flavor_id), host)})
 
 
 @router.post("/v1/{project_id}/cloudservers/action")
@@ -139,7 +140,7 @@ def batch_action(request: Request, project_id: str) -> Response:
     submitted = svc.batch_action(
         region_of(request), project_id, action, [s.id for s in spec.servers], options
     )
-    return ORJSONResponse({"job_id": submitted.job_id})
+    return JsonResponse({"job_id": submitted.job_id})
 
 
 @router.post("/v1/{project_id}/cloudservers/delete")
@@ -148,4 +149,4 @@ def delete_servers(request: Request, project_id: str) -> Response:
     submitted = svc.batch_action(
         region_of(request), project_id, "delete", [s.id for s in body.servers]
     )
-    return ORJSONResponse({"job_id": submitted.job_id})
+    return JsonResponse({"job_id": submitted.job_id})
