@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +25,8 @@ class CreateServers:
     description: str = ""
     key_name: str | None = None
     dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    client_token: str | None = None
+    body_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
@@ -21,9 +22,9 @@ from coldshift.persistence.rows import (
     server_from_row,
     server_to_values,
 )
-from coldshift.persistence.tables import claims, hosts, numa_nodes, servers
+from coldshift.persistence.tables import claims, client_tokens, hosts, numa_nodes, servers
 from coldshift.placement.types import Placement
-from coldshift.services.ports import TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
 
 _ON_HOST = "placed"
 
@@ -113,7 +114,12 @@ class SqlRegionStore:
     # ---- writes ------------------------------------------------------------------------
 
     def submit(
-        self, job: NewJob, *, new_servers: Sequence[Server] = (), guards: Sequence[TaskGuard] = ()
+        self,
+        job: NewJob,
+        *,
+        new_servers: Sequence[Server] = (),
+        guards: Sequence[TaskGuard] = (),
+        client_token: ClientToken | None = None,
     ) -> None:
         """Record a job with the server changes that start it, in one transaction.
 
@@ -121,12 +127,41 @@ class SqlRegionStore:
         first the whole submission is refused (ServerBusy) and nothing is recorded.
         """
         now = self._clock()
-        with self._db.write() as conn:
-            for guard in guards:
-                _apply_guard(conn, guard, now)
-            if new_servers:
-                conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
-            insert_job(conn, job, now)
+        try:
+            with self._db.write() as conn:
+                for guard in guards:
+                    _apply_guard(conn, guard, now)
+                if new_servers:
+                    conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
+                insert_job(conn, job, now)
+                if client_token is not None:
+                    conn.execute(
+                        client_tokens.insert().values(
+                            project_id=client_token.project_id,
+                            token=client_token.token,
+                            body_hash=client_token.body_hash,
+                            response=client_token.response,
+                            created_at=now,
+                        )
+                    )
+        except IntegrityError as exc:
+            if client_token is None:
+                raise
+            raise DuplicateSubmission(client_token.token) from exc
+
+    def find_client_token(
+        self, project_id: str, token: str, not_before: float
+    ) -> ClientToken | None:
+        query = select(client_tokens).where(
+            client_tokens.c.project_id == project_id,
+            client_tokens.c.token == token,
+            client_tokens.c.created_at >= not_before,
+        )
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return ClientToken(row.project_id, row.token, row.body_hash, dict(row.response))
 
     def add_hosts(self, new_hosts: Sequence[Host]) -> None:
         with self._db.write() as conn:

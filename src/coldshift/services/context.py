@@ -10,7 +10,7 @@ from coldshift.domain.errors import FlavorNotFound, ServerNotFound
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
-from coldshift.services.ports import JobNotifier, RegionStore, TaskGuard
+from coldshift.services.ports import ClientToken, JobNotifier, RegionStore, TaskGuard
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Region:
         *,
         new_servers: tuple[Server, ...] = (),
         guards: tuple[TaskGuard, ...] = (),
+        client_token: ClientToken | None = None,
     ) -> None:
-        self.store.submit(job, new_servers=new_servers, guards=guards)
+        self.store.submit(job, new_servers=new_servers, guards=guards, client_token=client_token)
         self.notifier.notify(max(1, len(job.children)))

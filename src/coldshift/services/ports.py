@@ -20,6 +20,20 @@ class TaskGuard:
     task_state: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    """An ``X-Client-Token`` create: the same token and body within 24 h get the same answer."""
+
+    project_id: str
+    token: str
+    body_hash: str
+    response: dict[str, Any]
+
+
+class DuplicateSubmission(Exception):
+    """Another request recorded the same client token first."""
+
+
 class RegionStore(Protocol):
     def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
 
@@ -45,8 +59,17 @@ class RegionStore(Protocol):
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None: ...
 
     def submit(
-        self, job: NewJob, *, new_servers: Sequence[Server] = (), guards: Sequence[TaskGuard] = ()
+        self,
+        job: NewJob,
+        *,
+        new_servers: Sequence[Server] = (),
+        guards: Sequence[TaskGuard] = (),
+        client_token: ClientToken | None = None,
     ) -> None: ...
+
+    def find_client_token(
+        self, project_id: str, token: str, not_before: float
+    ) -> ClientToken | None: ...
 
     def add_hosts(self, new_hosts: Sequence[Host]) -> None: ...
 

@@ -11,7 +11,7 @@ from coldshift.domain.ids import new_job_id, new_uuid
 from coldshift.domain.servers import POWER_NOSTATE, Server, TaskState, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
-from coldshift.services.ports import TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
 from coldshift.services.targets import resolve_create_target
 
 MAX_CREATE_COUNT = 100
@@ -24,7 +24,39 @@ class Submitted:
     server_ids: tuple[str, ...] = ()
 
 
+CLIENT_TOKEN_SECONDS = 86400.0
+
+
 def create_servers(region: Region, cmd: CreateServers) -> Submitted:
+    """Create ``cmd.count`` servers; with a client token, a repeat gets the first answer."""
+    if cmd.client_token and not cmd.dry_run:
+        earlier = _earlier_answer(region, cmd)
+        if earlier is not None:
+            return earlier
+        try:
+            return _create(region, cmd)
+        except DuplicateSubmission:
+            earlier = _earlier_answer(region, cmd)
+            assert earlier is not None, "the token was recorded by the request that won"
+            return earlier
+    return _create(region, cmd)
+
+
+def _earlier_answer(region: Region, cmd: CreateServers) -> Submitted | None:
+    assert cmd.client_token is not None
+    found = region.store.find_client_token(
+        cmd.project_id, cmd.client_token, region.clock() - CLIENT_TOKEN_SECONDS
+    )
+    if found is None:
+        return None
+    if found.body_hash != cmd.body_hash:
+        raise BadRequest(
+            f"X-Client-Token {cmd.client_token!r} was already used with a different request body"
+        )
+    return Submitted(found.response["job_id"], tuple(found.response["server_ids"]))
+
+
+def _create(region: Region, cmd: CreateServers) -> Submitted:
     flavor = region.flavor(cmd.flavor_id)
     if not 1 <= cmd.count <= MAX_CREATE_COUNT:
         raise BadRequest(f"count must be between 1 and {MAX_CREATE_COUNT}, got {cmd.count}")
@@ -60,8 +92,17 @@ def create_servers(region: Region, cmd: CreateServers) -> Submitted:
             for s in servers
         ),
     )
-    region.submit(job, new_servers=servers)
-    return Submitted(job.id, tuple(s.id for s in servers))
+    ids = tuple(s.id for s in servers)
+    token = None
+    if cmd.client_token:
+        token = ClientToken(
+            cmd.project_id,
+            cmd.client_token,
+            cmd.body_hash,
+            {"job_id": job.id, "server_ids": list(ids)},
+        )
+    region.submit(job, new_servers=servers, client_token=token)
+    return Submitted(job.id, ids)
 
 
 def _check_instance_quota(region: Region, project_id: str, count: int) -> None:

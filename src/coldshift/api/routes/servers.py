@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1
-from coldshift.api.parsing import parse_model, query_int
+from coldshift.api.parsing import parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
 from coldshift.api.views.servers import EXPECT_FIELDS, cloud_server, server_detail
@@ -20,7 +21,9 @@ from coldshift.services import servers as svc
 router = APIRouter()
 
 
-def _command(project_id: str, body: CreateServersBody) -> CreateServers:
+def _command(
+    project_id: str, body: CreateServersBody, client_token: str | None, raw_body: bytes
+) -> CreateServers:
     spec = body.server
     hints = spec.scheduler_hints
     return CreateServers(
@@ -42,6 +45,8 @@ def _command(project_id: str, body: CreateServersBody) -> CreateServers:
         description=spec.description,
         key_name=spec.key_name,
         dry_run=body.dry_run,
+        client_token=client_token,
+        body_hash=hashlib.sha256(raw_body).hexdigest(),
     )
 
 
@@ -53,7 +58,11 @@ def _create(request: Request, project_id: str) -> Response:
         and body.server.scheduler_hints.dedicated_host_id
     ):
         raise BadRequest("os:scheduler_hints.group cannot be combined with dedicated_host_id")
-    submitted = svc.create_servers(region_of(request), _command(project_id, body))
+    token = request.headers.get("x-client-token") or None
+    if token is not None and len(token) > 128:
+        raise BadRequest("X-Client-Token must be at most 128 characters")
+    command = _command(project_id, body, token, raw_body(request))
+    submitted = svc.create_servers(region_of(request), command)
     if body.dry_run:
         return Response(status_code=202)
     return JsonResponse({"job_id": submitted.job_id, "serverIds": list(submitted.server_ids)})
