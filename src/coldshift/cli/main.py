@@ -41,6 +41,9 @@ def serve(
     ] = "coldshift-data",
     workers: Annotated[int, typer.Option(help="Job worker threads.")] = 16,
     lease_seconds: Annotated[float, typer.Option(help="Job lease (takeover after).")] = 5.0,
+    job_retention_hours: Annotated[
+        float, typer.Option(help="How long finished jobs stay queryable.")
+    ] = 24.0,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "warning",
 ) -> None:
     """Start a region: the Huawei ECS, Nova and DeH APIs plus the job workers."""
@@ -53,6 +56,7 @@ def serve(
         port=port,
         workers=workers,
         lease_seconds=lease_seconds,
+        job_retention_seconds=job_retention_hours * 3600,
     )
     lock = _single_process_lock(settings.db_url)
     container = bootstrap.build(settings, loaded)

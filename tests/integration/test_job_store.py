@@ -1,0 +1,116 @@
+"""The SQL job store on real SQLite and PostgreSQL: leases, takeover, parents, purge."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from coldshift.jobs.model import JobStatus, NewJob
+from coldshift.jobs.ports import LeaseLost
+from coldshift.persistence.db import Database
+from coldshift.persistence.job_store import SqlJobStore, insert_job, load_job_tree
+from coldshift.testing import FrozenClock
+
+
+def _batch(job_id: str, children: int) -> NewJob:
+    return NewJob(
+        id=job_id,
+        project_id="p",
+        job_type="batch",
+        entities={},
+        children=tuple(
+            NewJob(
+                id=f"{job_id}-{i}", project_id="p", job_type="leaf", entities={"server_id": f"s{i}"}
+            )
+            for i in range(children)
+        ),
+    )
+
+
+def _record(db: Database, job: NewJob, clock: FrozenClock) -> None:
+    with db.write() as conn:
+        insert_job(conn, job, clock())
+
+
+def test_each_job_is_claimed_by_exactly_one_of_many_workers(db: Database) -> None:
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    _record(db, _batch("p1", 20), clock)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def work(owner: str) -> None:
+        while (job := store.claim_next(owner, 60)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(f"p1-{i}" for i in range(20))
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_is_fenced(db: Database) -> None:
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    _record(db, _batch("p2", 1), clock)
+    job = store.claim_next("a", 5)
+    assert job is not None and job.attempts == 1
+    assert store.claim_next("b", 5) is None
+    clock.advance(6)
+    taken = store.claim_next("b", 5)
+    assert taken is not None and (taken.id, taken.attempts) == (job.id, 2)
+    with pytest.raises(LeaseLost):
+        store.record_step(job.id, "a", 1, {}, False, 5)
+    store.record_step(job.id, "b", 1, {"k": 1}, False, 5)
+    store.finish(job.id, "b", True, None, None)
+
+
+def test_the_parent_ends_with_its_last_child_and_copies_the_first_failure(
+    db: Database,
+) -> None:
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    _record(db, _batch("p3", 2), clock)
+    first, second = store.claim_next("w", 60), store.claim_next("w", 60)
+    assert first is not None and second is not None
+    store.record_step(first.id, "w", 1, {}, False, 60)
+    with db.read() as conn:
+        parent, _ = load_job_tree(conn, "p", "p3")  # type: ignore[misc]
+    assert parent.status is JobStatus.RUNNING
+    store.finish(first.id, "w", False, "Ecs.0319", "no room")
+    store.finish(second.id, "w", True, None, None)
+    with db.read() as conn:
+        parent, children = load_job_tree(conn, "p", "p3")  # type: ignore[misc]
+    assert (parent.status, parent.error_code, parent.fail_reason) == (
+        JobStatus.FAIL,
+        "Ecs.0319",
+        "no room",
+    )
+    assert [c.status for c in children] == [JobStatus.FAIL, JobStatus.SUCCESS]
+    assert parent.end_time is not None
+
+
+def test_purge_removes_only_finished_jobs_older_than_the_cut_off(db: Database) -> None:
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    _record(db, _batch("old", 1), clock)
+    _record(db, _batch("open", 1), clock)
+    job = store.claim_next("w", 60)
+    assert job is not None and job.id == "old-0"
+    store.finish(job.id, "w", True, None, None)
+    clock.advance(100)
+    assert store.purge_finished(clock() - 50) == 1
+    with db.read() as conn:
+        assert load_job_tree(conn, "p", "old") is None
+        assert load_job_tree(conn, "p", "open") is not None
+
+
+def test_a_job_is_invisible_to_another_project(db: Database) -> None:
+    clock = FrozenClock()
+    _record(db, _batch("mine", 1), clock)
+    with db.read() as conn:
+        assert load_job_tree(conn, "someone-else", "mine") is None
