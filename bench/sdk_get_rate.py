@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from huaweicloudsdkecs.v2 import model as ecs
-
 from tests.e2e import sdk
 from tests.e2e.harness import ServerProcess, ecs_client
 
@@ -41,9 +40,11 @@ def main() -> None:
                 rates.append(args.requests / (time.perf_counter() - started))
         finally:
             server.stop()
-    print(f"show_server via SDK: median {statistics.median(rates):.0f} req/s "
-          f"(min {min(rates):.0f}, max {max(rates):.0f}) over {args.runs} runs "
-          f"of {args.requests} requests")
+    print(
+        f"show_server via SDK: median {statistics.median(rates):.0f} req/s "
+        f"(min {min(rates):.0f}, max {max(rates):.0f}) over {args.runs} runs "
+        f"of {args.requests} requests"
+    )
 
 
 if __name__ == "__main__":
