@@ -131,6 +131,9 @@ class InMemoryJobStore:
         kids = self.children(parent_id)
         parent = self.jobs[parent_id]
         if not all(k.status.terminal for k in kids):
+            # As the SQL store: a child has ended, so the parent has begun.
+            if parent.status is JobStatus.INIT:
+                self.jobs[parent_id] = replace(parent, status=JobStatus.RUNNING)
             return
         failed = next((k for k in kids if k.status is JobStatus.FAIL), None)
         self.jobs[parent_id] = replace(
