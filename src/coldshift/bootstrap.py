@@ -32,6 +32,7 @@ class Container:
     driver: SimulatedDriver
     job_store: SqlJobStore
     worker: Worker
+    stopped: bool = False
 
 
 def build(settings: Settings, catalog: Catalog) -> Container:
@@ -74,7 +75,12 @@ def start(container: Container) -> None:
 
 
 def stop(container: Container) -> None:
-    container.worker.stop()
+    """Graceful: running jobs reach their end (or are handed back), then the pool closes."""
+    if container.stopped:
+        return
+    container.stopped = True
+    handed_back = container.worker.stop()
+    log.warning("coldshift stopped: job workers finished, %d jobs handed back", handed_back)
     container.db.dispose()
 
 

@@ -116,3 +116,26 @@ def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
         )
         assert second.returncode == 3
         assert "another coldshift process" in second.stdout + second.stderr
+
+
+def test_sigterm_with_jobs_in_flight_loses_no_job(cold_region: Region) -> None:
+    """A graceful stop finishes or hands back what it holds; the next process ends the rest."""
+    region = cold_region
+    region.catalog = slow_catalog(region.tmp, 0.3)
+    region.start("--workers", "2")
+    client = region.ecs()
+    job_id = sdk.create_servers(client, count=6, az="az-a").job_id
+    wait_for(lambda: sdk.job(client, job_id).status == "RUNNING", 30, "the create to run")
+
+    process = region.server.proc
+    assert process is not None
+    region.restart("--workers", "2")  # SIGTERM, wait for the exit, start again
+    # uvicorn re-raises SIGTERM after its shutdown, so -15 is a clean exit too
+    assert process.returncode in (0, -15)
+    log = (region.tmp / "serve-0.log").read_text()
+    assert "coldshift stopped: job workers finished" in log
+    client = region.ecs()
+    assert sdk.wait_job(client, job_id, timeout=120).status == "SUCCESS"
+    assert {s.status for s in all_servers(region)} == {"ACTIVE"}
+    result = coldshift_check(region.db_url)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,10 +20,27 @@ from coldshift.domain.errors import BadRequest, ColdshiftError, NotFound
 from coldshift.services.context import Region
 
 
-def create_app(region: Region, *, max_body: int = 1024 * 1024, max_skew: float = 900.0) -> FastAPI:
-    app = FastAPI(title="coldshift", version="0.1.0", default_response_class=JsonResponse)
+def create_app(
+    region: Region,
+    *,
+    max_body: int = 1024 * 1024,
+    max_skew: float = 900.0,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """``on_shutdown`` runs when the server stops (SIGTERM), after in-flight requests."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
+    app = FastAPI(
+        title="coldshift", version="0.1.0", default_response_class=JsonResponse, lifespan=lifespan
+    )
     app.state.region = region
-    for module in (servers, jobs, catalog, nova, dedicated_hosts):
+    # catalog first: its /v1/{p}/cloudservers/flavors must win over /v1/{p}/cloudservers/{id}
+    for module in (catalog, servers, jobs, nova, dedicated_hosts):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(ColdshiftError, errors.handle)

@@ -72,6 +72,7 @@ def serve(
                 container.region,
                 max_body=settings.max_body_bytes,
                 max_skew=settings.signature_skew_seconds,
+                on_shutdown=lambda: bootstrap.stop(container),
             ),
             host=host,
             port=port,
@@ -79,6 +80,7 @@ def serve(
             access_log=False,
         )
     finally:
+        # Reached only when uvicorn returns without re-raising a signal; stop is idempotent.
         bootstrap.stop(container)
         if lock is not None:
             lock.close()

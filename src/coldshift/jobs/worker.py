@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from coldshift.jobs.ports import JobStore, LeaseLost
@@ -56,17 +57,20 @@ class Worker:
             self._pending_wakeups += count
             self._wake.notify(count)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking jobs, let running ones reach their end, hand back what is left."""
+    def stop(self, timeout: float = 30.0) -> int:
+        """Stop taking jobs, let running ones reach their end within ``timeout``, and hand
+        back (release the lease of) what is still held. Returns how many were handed back."""
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._held_lock:
             left = list(self._held)
         if left:
             self._store.release(self._owner, left)
+        return len(left)
 
     def run_until_idle(self) -> None:
         """Run jobs in the calling thread until none is runnable (tests, one-shot tools)."""
