@@ -15,7 +15,7 @@ from coldshift.jobs.worker import Worker
 from coldshift.persistence.db import Database, connect
 from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.persistence.schema import upgrade
+from coldshift.persistence.schema import start_up_lock, upgrade
 from coldshift.services.context import Region
 from coldshift.services.region_setup import sync_public_pool
 from coldshift.services.workflows import build_registry
@@ -60,8 +60,9 @@ def build(settings: Settings, catalog: Catalog) -> Container:
 
 def prepare(container: Container) -> None:
     """Schema, public pool, and (single-process SQLite) the leases a dead process left."""
-    upgrade(container.db)
-    added, removed = sync_public_pool(container.region.store, container.catalog, time.time())
+    with start_up_lock(container.db):
+        upgrade(container.db)
+        added, removed = sync_public_pool(container.region.store, container.catalog, time.time())
     log.info("public pool: %d hosts added, %d removed", added, removed)
     if container.db.is_sqlite:
         freed = container.job_store.release_all()

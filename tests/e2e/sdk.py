@@ -122,3 +122,9 @@ def show_deh(client: Any, host_id: str) -> Any:
 def raw(response: Any) -> Any:
     """The JSON body as sent, for members the SDK model does not declare."""
     return json.loads(response.raw_content)
+
+
+def ecs_client_for(url: str) -> Any:
+    from tests.e2e.harness import ecs_client
+
+    return ecs_client(url)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from coldshift.jobs.model import JobStatus, NewJob
+from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.jobs.ports import LeaseLost
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_store import SqlJobStore, insert_job, load_job_tree
@@ -114,3 +114,33 @@ def test_a_job_is_invisible_to_another_project(db: Database) -> None:
     _record(db, _batch("mine", 1), clock)
     with db.read() as conn:
         assert load_job_tree(conn, "someone-else", "mine") is None
+
+
+def test_siblings_finishing_at_once_always_settle_the_parent(db: Database) -> None:
+    """Regression: on PostgreSQL two children finishing in concurrent transactions each saw
+    the other still running, and the parent stayed RUNNING forever (write skew)."""
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    for round_ in range(5):
+        _record(db, _batch(f"sib{round_}", 8), clock)
+        claimed = [store.claim_next(f"w{i}", 60) for i in range(8)]
+        barrier = threading.Barrier(8)
+        threads = [
+            threading.Thread(target=_finish_after, args=(store, barrier, job, f"w{i}"))
+            for i, job in enumerate(claimed)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with db.read() as conn:
+            parent, _ = load_job_tree(conn, "p", f"sib{round_}")  # type: ignore[misc]
+        assert parent.status is JobStatus.SUCCESS
+
+
+def _finish_after(
+    store: SqlJobStore, barrier: threading.Barrier, job: Job | None, owner: str
+) -> None:
+    assert job is not None
+    barrier.wait()
+    store.finish(job.id, owner, True, None, None)

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from coldshift.persistence.db import connect
-from coldshift.persistence.schema import is_current, upgrade
+from coldshift.persistence.schema import is_current, start_up_lock, upgrade
 from coldshift.persistence.tables import metadata
 from tests.conftest import PG_URL, require_pg
 from tests.e2e.harness import fresh_pg_database
@@ -45,8 +45,8 @@ def test_upgrade_is_idempotent_and_current(url: str) -> None:
 
 
 def test_two_processes_upgrading_at_once_both_succeed(url: str) -> None:
-    """Two starts on one fresh database: the advisory lock (PostgreSQL) or the write lock
-    (SQLite) lets one create the schema and the other find it current."""
+    """Two starts on one fresh database: the start-up advisory lock (PostgreSQL) or the write
+    lock (SQLite) lets one create the schema and the other find it current."""
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
@@ -54,7 +54,8 @@ def test_two_processes_upgrading_at_once_both_succeed(url: str) -> None:
         db = connect(url)
         try:
             barrier.wait()
-            upgrade(db)
+            with start_up_lock(db):
+                upgrade(db)
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -35,6 +35,11 @@ _BAD = Mapping((400, "Ecs.0005"), (400, "DEH.0018"), (400, "badRequest"))
 TABLE: dict[type[BaseException], Mapping] = {
     e.BadRequest: _BAD,
     e.MalformedBody: Mapping((400, "Ecs.0005"), (400, "DEH.0001"), (400, "badRequest")),
+    e.EmptyBody: Mapping((400, "Common.0002"), (400, "DEH.0001"), (400, "badRequest")),
+    e.TooManyServers: Mapping((400, "Ecs.0913"), (400, "DEH.0018"), (400, "badRequest")),
+    e.ServerNameTooLong: Mapping((400, "Ecs.0914"), (400, "DEH.0018"), (400, "badRequest")),
+    e.ServerNameInvalid: Mapping((400, "Ecs.0915"), (400, "DEH.0018"), (400, "badRequest")),
+    e.DescriptionInvalid: Mapping((400, "Ecs.0041"), (400, "DEH.0018"), (400, "badRequest")),
     e.InvalidMarker: _BAD,
     e.FlavorNotFound: Mapping((400, "Ecs.0029"), (400, "DEH.0018"), (400, "badRequest")),
     e.InvalidTarget: _BAD,

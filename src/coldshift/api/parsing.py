@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from coldshift.domain.errors import BadRequest, MalformedBody
+from coldshift.domain.errors import BadRequest, EmptyBody, MalformedBody
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,21 +24,34 @@ def json_body(request: Request, *, allow_empty: bool = False) -> Any:
     if not body.strip():
         if allow_empty:
             return None
-        raise MalformedBody("the request body must not be empty")
+        raise EmptyBody("the request body must not be empty")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"the request body is not valid JSON: {exc}") from exc
 
 
-def parse_model(request: Request, model: type[M]) -> M:
+# (location of the field, pydantic error type or None for any) → the specific error to raise
+FieldErrors = Mapping[tuple[tuple[str | int, ...], str | None], type[BadRequest]]
+
+
+def parse_model(request: Request, model: type[M], specific: FieldErrors | None = None) -> M:
     data = json_body(request)
     if not isinstance(data, dict):
         raise MalformedBody("the request body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise BadRequest(describe(exc)) from exc
+        raise _specific(exc, specific or {})(describe(exc)) from exc
+
+
+def _specific(exc: ValidationError, specific: FieldErrors) -> type[BadRequest]:
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        found = specific.get((loc, err["type"])) or specific.get((loc, None))
+        if found is not None:
+            return found
+    return BadRequest
 
 
 def describe(exc: ValidationError) -> str:

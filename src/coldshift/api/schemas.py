@@ -42,7 +42,7 @@ class ServerSpec(_Wire):
     nics: Annotated[list[Nic], Field(min_length=1, max_length=12)]
     root_volume: RootVolume
     data_volumes: Annotated[list[DataVolume], Field(max_length=23)] = []
-    count: Annotated[StrictInt, Field(ge=1)] = 1
+    count: Annotated[StrictInt, Field(ge=1, le=100)] = 1
     availability_zone: StrictStr | None = None
     scheduler_hints: SchedulerHints | None = Field(default=None, alias="os:scheduler_hints")
     metadata: Annotated[dict[StrictStr, StrictStr], Field(max_length=10)] = {}

@@ -6,6 +6,8 @@ class (by MRO) to a status and a Huawei error code in one table (``api/errors.py
     ColdshiftError
     ├── BadRequest                 the request itself is wrong
     │   ├── MalformedBody          not JSON, or not the expected top-level shape
+    │   │   └── EmptyBody
+    │   ├── TooManyServers, ServerNameTooLong, ServerNameInvalid, DescriptionInvalid
     │   ├── InvalidMarker          a paging marker that names nothing
     │   ├── FlavorNotFound
     │   ├── InvalidTarget          migrate/create target DeH unusable (unknown, wrong AZ, type...)
@@ -48,6 +50,26 @@ class BadRequest(ColdshiftError):
 
 class MalformedBody(BadRequest):
     """The body is not JSON or not a JSON object of the expected shape."""
+
+
+class EmptyBody(MalformedBody):
+    """The request needs a body and has none."""
+
+
+class TooManyServers(BadRequest):
+    """More ECSs in one create than allowed."""
+
+
+class ServerNameTooLong(BadRequest):
+    """The ECS name is too long."""
+
+
+class ServerNameInvalid(BadRequest):
+    """The ECS name holds characters other than letters, digits, _ - and ."""
+
+
+class DescriptionInvalid(BadRequest):
+    """The description is too long or holds < or >."""
 
 
 class InvalidMarker(BadRequest):

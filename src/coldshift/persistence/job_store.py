@@ -138,6 +138,12 @@ class SqlJobStore:
         now = self._clock()
         status = JobStatus.SUCCESS if success else JobStatus.FAIL
         with self._db.write() as conn:
+            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
+            if parent_id is not None:
+                # Siblings finishing at once must not each see the other still running and
+                # both leave the parent open (write skew under READ COMMITTED): the parent's
+                # row lock makes them settle one after the other.
+                conn.execute(select(jobs.c.id).where(jobs.c.id == parent_id).with_for_update())
             self._guarded(
                 conn,
                 job_id,
@@ -152,7 +158,6 @@ class SqlJobStore:
                     lease_expires=None,
                 ),
             )
-            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
             if parent_id is not None:
                 _settle_parent(conn, parent_id, now)
 

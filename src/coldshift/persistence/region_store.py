@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select, update
+from sqlalchemy import Connection, delete, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from coldshift.domain.errors import HostInUse, ServerBusy
+from coldshift.domain.errors import HostInUse, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
 from coldshift.domain.servers import Server
 from coldshift.jobs.model import Job, NewJob
@@ -24,7 +25,7 @@ from coldshift.persistence.rows import (
 )
 from coldshift.persistence.tables import claims, client_tokens, hosts, numa_nodes, servers
 from coldshift.placement.types import Placement
-from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
 
 _ON_HOST = "placed"
 
@@ -120,6 +121,7 @@ class SqlRegionStore:
         new_servers: Sequence[Server] = (),
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         """Record a job with the server changes that start it, in one transaction.
 
@@ -129,6 +131,8 @@ class SqlRegionStore:
         now = self._clock()
         try:
             with self._db.write() as conn:
+                if quota is not None:
+                    _check_quota(conn, quota)
                 for guard in guards:
                     _apply_guard(conn, guard, now)
                 if new_servers:
@@ -163,8 +167,10 @@ class SqlRegionStore:
             return None
         return ClientToken(row.project_id, row.token, row.body_hash, dict(row.response))
 
-    def add_hosts(self, new_hosts: Sequence[Host]) -> None:
+    def add_hosts(self, new_hosts: Sequence[Host], quota: QuotaGuard | None = None) -> None:
         with self._db.write() as conn:
+            if quota is not None:
+                _check_quota(conn, quota)
             _insert_hosts(conn, new_hosts)
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
@@ -258,6 +264,38 @@ class SqlRegionStore:
         with self._db.write() as conn:
             _release(conn, server_id, None)
             conn.execute(delete(servers).where(servers.c.id == server_id))
+
+
+def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
+    if conn.dialect.name == "postgresql":
+        # One transaction-scoped lock per (project, resource): concurrent writers of the same
+        # quota count one after the other. (SQLite's BEGIN IMMEDIATE already serialises.)
+        key = int(
+            hashlib.sha1(f"{quota.project_id}/{quota.resource}".encode()).hexdigest()[:15], 16
+        )
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    if quota.resource == "instances":
+        used_query = (
+            select(func.count())
+            .select_from(servers)
+            .where(servers.c.project_id == quota.project_id)
+        )
+    else:
+        used_query = (
+            select(func.count())
+            .select_from(hosts)
+            .where(
+                hosts.c.project_id == quota.project_id,
+                hosts.c.kind == HostKind.DEH.value,
+                hosts.c.state != HostState.RELEASED.value,
+            )
+        )
+    used = conn.execute(used_query).scalar_one()
+    if used + quota.adding > quota.limit:
+        raise QuotaExceeded(
+            f"{quota.resource} quota exceeded: {used} used + {quota.adding} "
+            f"requested > {quota.limit}"
+        )
 
 
 def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -21,21 +24,31 @@ def alembic_config(conn: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(db: Database) -> None:
-    # On SQLite the migration runs in one BEGIN IMMEDIATE transaction: a second process
-    # waits for the write lock, then finds the schema at head.
-    with db.engine.connect().execution_options(coldshift_immediate=True) as conn:
-        if not db.is_sqlite:
-            # Session-level advisory lock: a second process waits here, then finds head.
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
-            conn.commit()
+@contextmanager
+def start_up_lock(db: Database) -> Iterator[None]:
+    """Serialise start-up work (schema upgrade, pool reconciliation) between processes that
+    share one PostgreSQL database. SQLite has one process per file, so nothing to do."""
+    if db.is_sqlite:
+        yield
+        return
+    with db.engine.connect() as conn:
+        # Session-level advisory lock: a second process waits here until the first is done.
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
+        conn.commit()
         try:
-            with conn.begin():
-                command.upgrade(alembic_config(conn), "head")
+            yield
         finally:
-            if not db.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _UPGRADE_LOCK_KEY})
-                conn.commit()
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _UPGRADE_LOCK_KEY})
+            conn.commit()
+
+
+def upgrade(db: Database) -> None:
+    """Create or upgrade the schema to head (call under ``start_up_lock``)."""
+    # On SQLite the migration runs in one BEGIN IMMEDIATE transaction: a concurrent upgrader
+    # (a test, or a second process refused later by the file lock) waits for the write lock.
+    with db.engine.connect().execution_options(coldshift_immediate=True) as conn:
+        with conn.begin():
+            command.upgrade(alembic_config(conn), "head")
 
 
 def is_current(db: Database) -> bool:

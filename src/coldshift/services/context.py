@@ -10,7 +10,13 @@ from coldshift.domain.errors import FlavorNotFound, ServerNotFound
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
-from coldshift.services.ports import ClientToken, JobNotifier, RegionStore, TaskGuard
+from coldshift.services.ports import (
+    ClientToken,
+    JobNotifier,
+    QuotaGuard,
+    RegionStore,
+    TaskGuard,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class Region:
         new_servers: tuple[Server, ...] = (),
         guards: tuple[TaskGuard, ...] = (),
         client_token: ClientToken | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
-        self.store.submit(job, new_servers=new_servers, guards=guards, client_token=client_token)
+        self.store.submit(
+            job, new_servers=new_servers, guards=guards, client_token=client_token, quota=quota
+        )
         self.notifier.notify(max(1, len(job.children)))

@@ -17,6 +17,7 @@ from coldshift.domain.errors import (
 from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
 from coldshift.domain.ids import new_uuid
 from coldshift.services.context import Region
+from coldshift.services.ports import QuotaGuard
 
 
 def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
@@ -30,17 +31,24 @@ def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
         )
     if cmd.quantity < 1:
         raise BadRequest(f"quantity must be at least 1, got {cmd.quantity}")
-    used = len(project_dehs(region, cmd.project_id))
-    limit = _quota(region, cmd.project_id)
-    if used + cmd.quantity > limit:
-        raise QuotaExceeded(
-            f"insufficient DeH quota: {used} allocated + {cmd.quantity} requested > {limit}"
-        )
+    quota = QuotaGuard(
+        cmd.project_id, "dedicated_hosts", _quota(region, cmd.project_id), cmd.quantity
+    )
+    _check_quota_early(region, quota)
     region.driver.allocate_host()
     now = region.clock()
     hosts = [_new_host(cmd, host_type, now) for _ in range(cmd.quantity)]
-    region.store.add_hosts(hosts)
+    region.store.add_hosts(hosts, quota=quota)  # counted again inside the transaction
     return [h.id for h in hosts]
+
+
+def _check_quota_early(region: Region, quota: QuotaGuard) -> None:
+    """A cheap first answer before the driver's allocation time; the store decides."""
+    used = len(project_dehs(region, quota.project_id))
+    if used + quota.adding > quota.limit:
+        raise QuotaExceeded(
+            f"insufficient DeH quota: {used} allocated + {quota.adding} requested > {quota.limit}"
+        )
 
 
 def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:

@@ -30,6 +30,17 @@ class ClientToken:
     response: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaGuard:
+    """Refuse the write (QuotaExceeded) unless ``used + adding <= limit``, counted inside the
+    writing transaction so that concurrent requests cannot overrun the quota together."""
+
+    project_id: str
+    resource: str  # "instances" | "dedicated_hosts"
+    limit: int
+    adding: int
+
+
 class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
@@ -65,13 +76,14 @@ class RegionStore(Protocol):
         new_servers: Sequence[Server] = (),
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None: ...
 
     def find_client_token(
         self, project_id: str, token: str, not_before: float
     ) -> ClientToken | None: ...
 
-    def add_hosts(self, new_hosts: Sequence[Host]) -> None: ...
+    def add_hosts(self, new_hosts: Sequence[Host], quota: QuotaGuard | None = None) -> None: ...
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None: ...
 

@@ -6,12 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from coldshift.domain.commands import CreateServers
-from coldshift.domain.errors import BadRequest, QuotaExceeded, ServerBusy, ServerLocked
+from coldshift.domain.errors import (
+    BadRequest,
+    QuotaExceeded,
+    ServerBusy,
+    ServerLocked,
+    TooManyServers,
+)
 from coldshift.domain.ids import new_job_id, new_uuid
 from coldshift.domain.servers import POWER_NOSTATE, Server, TaskState, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
-from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
 from coldshift.services.targets import resolve_create_target
 
 MAX_CREATE_COUNT = 100
@@ -58,10 +64,12 @@ def _earlier_answer(region: Region, cmd: CreateServers) -> Submitted | None:
 
 def _create(region: Region, cmd: CreateServers) -> Submitted:
     flavor = region.flavor(cmd.flavor_id)
-    if not 1 <= cmd.count <= MAX_CREATE_COUNT:
-        raise BadRequest(f"count must be between 1 and {MAX_CREATE_COUNT}, got {cmd.count}")
+    if cmd.count < 1:
+        raise BadRequest(f"count must be at least 1, got {cmd.count}")
+    if cmd.count > MAX_CREATE_COUNT:
+        raise TooManyServers(f"count must be at most {MAX_CREATE_COUNT}, got {cmd.count}")
     target = resolve_create_target(region, cmd, flavor)
-    _check_instance_quota(region, cmd.project_id, cmd.count)
+    quota = _instance_quota(region, cmd.project_id, cmd.count)
     if cmd.dry_run:
         return Submitted(job_id="")
     now = region.clock()
@@ -101,16 +109,19 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
             cmd.body_hash,
             {"job_id": job.id, "server_ids": list(ids)},
         )
-    region.submit(job, new_servers=servers, client_token=token)
+    region.submit(job, new_servers=servers, client_token=token, quota=quota)
     return Submitted(job.id, ids)
 
 
-def _check_instance_quota(region: Region, project_id: str, count: int) -> None:
+def _instance_quota(region: Region, project_id: str, count: int) -> QuotaGuard:
     project = region.catalog.project(project_id)
-    limit = project.quotas.instances if project else 0
+    quota = QuotaGuard(project_id, "instances", project.quotas.instances if project else 0, count)
     used = region.store.count_servers(project_id)
-    if used + count > limit:
-        raise QuotaExceeded(f"instance quota exceeded: {used} used + {count} requested > {limit}")
+    if used + count > quota.limit:
+        raise QuotaExceeded(
+            f"instance quota exceeded: {used} used + {count} requested > {quota.limit}"
+        )
+    return quota
 
 
 def _server_name(cmd: CreateServers, index: int) -> str:

@@ -10,15 +10,28 @@ from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1
-from coldshift.api.parsing import parse_model, query_int, raw_body
+from coldshift.api.parsing import FieldErrors, parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
 from coldshift.api.views.servers import EXPECT_FIELDS, cloud_server, server_detail
 from coldshift.domain.commands import CreateServers
-from coldshift.domain.errors import BadRequest
+from coldshift.domain.errors import (
+    BadRequest,
+    DescriptionInvalid,
+    ServerNameInvalid,
+    ServerNameTooLong,
+    TooManyServers,
+)
 from coldshift.services import servers as svc
 
 router = APIRouter()
+
+_CREATE_FIELD_ERRORS: FieldErrors = {
+    (("server", "count"), "less_than_equal"): TooManyServers,
+    (("server", "name"), "string_too_long"): ServerNameTooLong,
+    (("server", "name"), "string_pattern_mismatch"): ServerNameInvalid,
+    (("server", "description"), None): DescriptionInvalid,
+}
 
 
 def _command(
@@ -51,7 +64,7 @@ def _command(
 
 
 def _create(request: Request, project_id: str) -> Response:
-    body = parse_model(request, CreateServersBody)
+    body = parse_model(request, CreateServersBody, _CREATE_FIELD_ERRORS)
     if (
         body.server.scheduler_hints
         and body.server.scheduler_hints.group
