@@ -13,7 +13,7 @@ import orjson
 from coldshift.api.signing import sign_request
 
 JSON_UTF8 = "application/json;charset=utf-8"
-HUAWEI_CODE = re.compile(r"^(Ecs|Common|DEH)\.\d{4}$")
+HUAWEI_CODE = re.compile(r"^(Ecs|Common|DEH|APIGW)\.\d{4}$")
 # One client for the process: building an httpx.Client (its TLS context) costs ~50 ms. No
 # keep-alive, so a restarted server on a reused port never meets a stale connection.
 _CLIENT = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))

@@ -8,6 +8,7 @@ the projects can see before and after.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -419,7 +420,6 @@ def test_beta_sees_alphas_deh_exactly_like_an_unknown_one(shared: Region, seed: 
     "path",
     [
         "/v1/{p}/cloudservers/detail",
-        "/v1/{p}/cloudservers/detail?server_id={server}",
         "/v1.1/{p}/cloudservers/detail",
         "/v1.0/{p}/dedicated-hosts",
         "/v1.0/{p}/dedicated-hosts?dedicated_host_id={deh}",
@@ -432,6 +432,21 @@ def test_beta_lists_do_not_show_alphas_resources(shared: Region, seed: Seed, pat
     beta = signed("GET", shared.url + path.format(p=P_BETA, **fmt), BETA)
     assert beta.status_code == 200, beta.text
     assert seed.server_id not in beta.text and seed.deh_id not in beta.text
+
+
+def test_alphas_server_id_in_a_beta_listing_answers_like_an_unknown_id(
+    shared: Region, seed: Seed
+) -> None:
+    """api.md §2.5: an id the project does not own comes back as an entry with only ``id``
+    and ``fault``, exactly as an id that exists nowhere."""
+    unknown = str(uuid.uuid4())
+    base = f"{shared.url}/v1/{P_BETA}/cloudservers/detail?server_id="
+    foreign = ok_json(signed("GET", base + seed.server_id, BETA))
+    missing = ok_json(signed("GET", base + unknown, BETA))
+    assert foreign["count"] == 1 and set(foreign["servers"][0]) == {"id", "fault"}
+    for body in (foreign, missing):
+        body["servers"][0]["fault"].pop("created")
+    _same_shape(json.dumps(foreign), seed.server_id, json.dumps(missing), unknown)
 
 
 @pytest.mark.parametrize("version", ["v1", "v1.1"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -143,36 +144,40 @@ def test_create_v1_1_with_prepaid_models(region: Region) -> None:
         assert [v.device for v in s.os_extended_volumesvolumes_attached] == ["/dev/vda", "/dev/vdb"]
 
 
-@pytest.mark.parametrize("version", ["v1", "v1.1"])
-def test_dry_run_creates_nothing(region: Region, version: str) -> None:
-    client = region.ecs()
+def dry_run(client: Any, version: str, flavor: str = "t1.large.2", count: int = 2) -> Any:
+    common: dict[str, Any] = {
+        "name": "dry",
+        "image_ref": sdk.IMAGE,
+        "flavor_ref": flavor,
+        "vpcid": sdk.VPC,
+        "count": count,
+    }
     if version == "v1":
         server = m.PostPaidServer(
-            name="dry",
-            image_ref=sdk.IMAGE,
-            flavor_ref="t1.large.2",
-            vpcid=sdk.VPC,
             nics=[m.PostPaidServerNic(subnet_id=sdk.SUBNET)],
             root_volume=m.PostPaidServerRootVolume(volumetype="SSD"),
-            count=2,
+            **common,
         )
         body = m.CreatePostPaidServersRequestBody(server=server, dry_run=True)
-        response = client.create_post_paid_servers(m.CreatePostPaidServersRequest(body=body))
-    else:
-        server = m.PrePaidServer(
-            name="dry",
-            image_ref=sdk.IMAGE,
-            flavor_ref="t1.large.2",
-            vpcid=sdk.VPC,
-            nics=[m.PrePaidServerNic(subnet_id=sdk.SUBNET)],
-            root_volume=m.PrePaidServerRootVolume(volumetype="SSD"),
-            count=2,
-        )
-        body = m.CreateServersRequestBody(server=server, dry_run=True)
-        response = client.create_servers(m.CreateServersRequest(body=body))
+        return client.create_post_paid_servers(m.CreatePostPaidServersRequest(body=body))
+    prepaid = m.PrePaidServer(
+        nics=[m.PrePaidServerNic(subnet_id=sdk.SUBNET)],
+        root_volume=m.PrePaidServerRootVolume(volumetype="SSD"),
+        **common,
+    )
+    v11_body = m.CreateServersRequestBody(server=prepaid, dry_run=True)
+    return client.create_servers(m.CreateServersRequest(body=v11_body))
+
+
+@pytest.mark.parametrize("version", ["v1", "v1.1"])
+def test_dry_run_validates_and_creates_nothing(region: Region, version: str) -> None:
+    client = region.ecs()
+    response = dry_run(client, version)
     assert response.status_code == 202
     assert response.job_id is None and response.server_ids is None
     assert response.raw_content in (b"", "", None)
+    expect_error(lambda: dry_run(client, version, flavor="no.such"), 400, "Ecs.0029")
+    expect_error(lambda: dry_run(client, version, count=41), 400, "Ecs.0001")
     assert list_v1(client).count == 0
     assert list_v11(client).servers == []
 
@@ -262,6 +267,10 @@ def test_list_v1_paging_and_filters(region: Region) -> None:
     picked = list_v1(client, server_id=f"{web[1]},{db[0]}", name="zzz", status="ACTIVE")
     assert sorted(s.id for s in picked.servers) == sorted([web[1], db[0]])
     assert picked.count == 2
+    # an unknown id answers an entry with only id and fault (api.md §2.5)
+    ghost = str(uuid.uuid4())
+    [entry] = list_v1(client, server_id=ghost).servers
+    assert (entry.id, entry.fault["code"], entry.name, entry.status) == (ghost, 404, None, None)
 
     expect_error(lambda: list_v1(client, marker=str(uuid.uuid4())), 400, "Ecs.0005")
 
@@ -288,6 +297,10 @@ def test_list_v1_1_paging_links_and_expect_fields(region: Region) -> None:
         marker = query["marker"][0]
     assert seen == in_v1_order and sorted(seen) == sorted(ids)
     assert len(list_v11(client, limit=2, marker=seen[1]).servers) == 2
+    first_two = [s.id for s in list_v11(client).servers if s.name in ("svc-0001", "svc-0002")]
+    assert [s.id for s in list_v11(client, name="svc-000[12]").servers] == first_two
+    assert list_v11(client, status="SHUTOFF").servers == []
+    assert len(list_v11(client, flavor_name="t1.large.2", availability_zone="az-a").servers) == 5
 
     plain = list_v11(client, limit=1).servers[0]
     assert plain.flavor.vcpus == 2 and plain.flavor.ram == 4096  # integers in v1.1
@@ -373,7 +386,7 @@ def test_batch_delete_removes_servers_and_releases_capacity(region: Region) -> N
     final = sdk.wait_job(client, sdk.delete(client, *ids).job_id)
     check_succeeded(final, "deleteServers", "deleteServer", ids)
     for i in ids:
-        expect_error(lambda i=i: sdk.show(client, i), 404, "Ecs.0114")
+        expect_error(partial(sdk.show, client, i), 404, "Ecs.0114")
     assert list_v1(client).count == 0
     again = sdk.create_and_wait(client, name="big", count=2, flavor="t1.2xlarge.2", az="az-b")
     assert all(power(client, i) == ("ACTIVE", 1) for i in again)

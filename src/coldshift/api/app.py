@@ -16,7 +16,7 @@ from coldshift.api import errors
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
 from coldshift.api.routes import catalog, dedicated_hosts, jobs, nova, servers
-from coldshift.domain.errors import BadRequest, ColdshiftError, NotFound
+from coldshift.domain.errors import BadRequest, ColdshiftError, MethodNotAllowed, UnknownApi
 from coldshift.services.context import Region
 
 
@@ -57,13 +57,19 @@ def _health() -> dict[str, str]:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
+    route = f"{request.method} {request.url.path}"
     if status == 404:
-        mapped: ColdshiftError = NotFound(f"no such API: {request.method} {request.url.path}")
+        mapped: ColdshiftError = UnknownApi(f"the API {route} does not exist")
     elif status == 405:
-        mapped = BadRequest(f"method {request.method} is not allowed on {request.url.path}")
+        mapped = MethodNotAllowed(f"the API {route} does not exist: the path takes other methods")
     else:
         mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
-    return errors.error_response(request.url.path, mapped, getattr(request.state, "request_id", ""))
+    response = errors.error_response(
+        request.url.path, mapped, getattr(request.state, "request_id", "")
+    )
+    if status == 405:
+        response.status_code = 405
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -50,6 +50,8 @@ TABLE: dict[type[BaseException], Mapping] = {
     e.Forbidden: Mapping((403, "Ecs.0110"), (403, "DEH.0033"), (403, "forbidden")),
     e.PayloadTooLarge: Mapping((413, "Ecs.0005"), (413, "DEH.0018"), (413, "overLimit")),
     e.NotFound: Mapping((404, "Ecs.0114"), (404, "DEH.0018"), (404, "itemNotFound")),
+    e.UnknownApi: Mapping((404, "APIGW.0101"), (404, "APIGW.0101"), (404, "itemNotFound")),
+    e.MethodNotAllowed: Mapping((405, "APIGW.0101"), (405, "APIGW.0101"), (405, "badMethod")),
     e.JobNotFound: Mapping((400, "Common.0011"), (400, "Common.0011"), (404, "itemNotFound")),
     e.Conflict: Mapping((400, "Ecs.0100"), (409, "DEH.0055"), (409, "conflictingRequest")),
     e.ServerLocked: Mapping((400, "Ecs.0605"), (409, "DEH.0055"), (409, "conflictingRequest")),

@@ -33,12 +33,21 @@ def _tags_ok(server: Server, tags: str | None, not_tags: str | None) -> bool:
     return not (not_tags is not None and not_tags in have)
 
 
-def filter_v1(request: Request, region: Region, servers: list[Server]) -> list[Server]:
+MAX_SERVER_IDS = 100
+
+
+def requested_ids(request: Request) -> list[str] | None:
+    """``server_id=a,b,c``: when given, every other filter is ignored (api.md §2.5)."""
     ids = query_str(request, "server_id")
-    if ids is not None:
-        wanted = [i.strip() for i in ids.split(",") if i.strip()]
-        by_id = {s.id: s for s in servers}
-        return [by_id[i] for i in wanted if i in by_id]
+    if ids is None:
+        return None
+    wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+    if len(wanted) > MAX_SERVER_IDS:
+        raise BadRequest(f"server_id lists {len(wanted)} ids; at most {MAX_SERVER_IDS}")
+    return wanted
+
+
+def filter_v1(request: Request, region: Region, servers: list[Server]) -> list[Server]:
     name = _name_matcher(query_str(request, "name"))
     flavor, status = query_str(request, "flavor"), query_str(request, "status")
     ip, ip_eq = query_str(request, "ip"), query_str(request, "ip_eq")

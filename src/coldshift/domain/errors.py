@@ -17,6 +17,8 @@ class (by MRO) to a status and a Huawei error code in one table (``api/errors.py
     │   └── Forbidden              a valid key used outside its project or privileges
     ├── PayloadTooLarge
     ├── NotFound
+    │   ├── UnknownApi             (Huawei's API gateway answers APIGW.0101)
+    │   │   └── MethodNotAllowed
     │   ├── ServerNotFound
     │   ├── JobNotFound
     │   ├── DedicatedHostNotFound
@@ -121,6 +123,14 @@ class PayloadTooLarge(ColdshiftError):
 
 class NotFound(ColdshiftError):
     """The named resource does not exist in the caller's project."""
+
+
+class UnknownApi(NotFound):
+    """No API at this path (or not with this method)."""
+
+
+class MethodNotAllowed(UnknownApi):
+    """The path exists, but not with this method."""
 
 
 class ServerNotFound(NotFound):

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from coldshift.api.deps import base_url, region_of
 from coldshift.api.parsing import json_body
 from coldshift.api.responses import JsonResponse
+from coldshift.api.views.flavors import extra_specs
 from coldshift.api.views.servers import nova_server
 from coldshift.domain.errors import BadRequest, MalformedBody
 from coldshift.services import servers as svc
@@ -15,16 +16,45 @@ from coldshift.services import servers as svc
 router = APIRouter()
 
 _ACTIONS = ("os-start", "os-stop", "lock", "unlock")
+MIN_MICROVERSION = (2, 1)
+MAX_MICROVERSION = (2, 60)
+
+
+def microversion(request: Request) -> tuple[int, int]:
+    """``OpenStack-API-Version: compute 2.x`` (wins) or ``X-OpenStack-Nova-API-Version: 2.x``;
+    2.1 when neither names one; ``latest`` is the highest supported (api.md §3.1, §3.4)."""
+    value = None
+    header = request.headers.get("openstack-api-version")
+    if header is not None:
+        service, _, rest = header.strip().partition(" ")
+        if service.lower() == "compute":
+            value = rest.strip()
+    if value is None:
+        value = request.headers.get("x-openstack-nova-api-version")
+    if value is None:
+        return MIN_MICROVERSION
+    if value.strip().lower() == "latest":
+        return MAX_MICROVERSION
+    major, dot, minor = value.strip().partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        raise BadRequest(f"invalid API version request {value!r}; expected e.g. 2.47")
+    version = (int(major), int(minor))
+    if not MIN_MICROVERSION <= version <= MAX_MICROVERSION:
+        raise BadRequest(f"API version {value} is not supported; supported: 2.1 to 2.60")
+    return version
 
 
 @router.get("/v2.1/{project_id}/servers/{server_id}")
 @router.get("/v2/{project_id}/servers/{server_id}")
 def nova_show_server(request: Request, project_id: str, server_id: str) -> Response:
+    version = microversion(request)
     region = region_of(request)
     server = region.server(project_id, server_id)
     host = region.store.get_host(server.host_id) if server.host_id else None
+    flavor = region.flavor(server.flavor_id)
+    specs = extra_specs(flavor, region.catalog.availability_zones)
     return JsonResponse(
-        {"server": nova_server(server, region.flavor(server.flavor_id), host, base_url(request))}
+        {"server": nova_server(server, flavor, host, base_url(request), version, specs)}
     )
 
 

@@ -9,11 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
-from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1
+from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1, requested_ids
 from coldshift.api.parsing import FieldErrors, parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
-from coldshift.api.views.servers import EXPECT_FIELDS, cloud_server, server_detail
+from coldshift.api.views.servers import (
+    EXPECT_FIELDS,
+    cloud_server,
+    server_detail,
+    unknown_server,
+)
 from coldshift.domain.commands import CreateServers
 from coldshift.domain.errors import (
     BadRequest,
@@ -22,7 +27,9 @@ from coldshift.domain.errors import (
     ServerNameTooLong,
     TooManyServers,
 )
+from coldshift.domain.servers import Server
 from coldshift.services import servers as svc
+from coldshift.services.context import Region
 
 router = APIRouter()
 
@@ -94,7 +101,11 @@ def create_servers(request: Request, project_id: str) -> Response:
 @router.get("/v1/{project_id}/cloudservers/detail")
 def list_servers_details(request: Request, project_id: str) -> Response:
     region = region_of(request)
-    matches = filter_v1(request, region, region.store.list_servers(project_id))
+    servers = region.store.list_servers(project_id)
+    wanted = requested_ids(request)
+    if wanted is not None:
+        return _servers_by_id(region, servers, wanted)
+    matches = filter_v1(request, region, servers)
     page = page_v1(request, matches)
     hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
     return JsonResponse(
@@ -106,6 +117,23 @@ def list_servers_details(request: Request, project_id: str) -> Response:
             ],
         }
     )
+
+
+def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> Response:
+    """Each id answers: a known server in full, an unknown (or foreign) one as an entry with
+    only ``id`` and ``fault``, exactly alike."""
+    by_id = {s.id: s for s in servers}
+    found = [by_id[i] for i in wanted if i in by_id]
+    hosts = hosts_by_id(region, {s.host_id for s in found if s.host_id})
+    entries = [
+        server_detail(
+            by_id[i], region.flavor(by_id[i].flavor_id), hosts.get(by_id[i].host_id or "")
+        )
+        if i in by_id
+        else unknown_server(i, region.clock())
+        for i in wanted
+    ]
+    return JsonResponse({"count": len(entries), "servers": entries})
 
 
 @router.get("/v1.1/{project_id}/cloudservers/detail")

@@ -234,8 +234,16 @@ def cloud_server(
     return view
 
 
-def nova_server(server: Server, flavor: Flavor, host: Host | None, base_url: str) -> dict[str, Any]:
-    """Nova-native server at microversion 2.1 semantics, with the 2.x members Huawei adds."""
+def nova_server(
+    server: Server,
+    flavor: Flavor,
+    host: Host | None,
+    base_url: str,
+    microversion: tuple[int, int] = (2, 1),
+    flavor_extra_specs: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Nova-native server: members gated by microversion as upstream (api.md §3.4); ``locked``
+    is shown at every microversion, as Huawei does."""
     link = f"{base_url}/v2.1/{server.project_id}/servers/{server.id}"
     view = {
         "id": server.id,
@@ -286,7 +294,46 @@ def nova_server(server: Server, flavor: Flavor, host: Host | None, base_url: str
     hints = scheduler_hints(server)
     if hints:
         view["os:scheduler_hints"] = hints
+    _gate_nova_members(view, server, flavor, host, microversion, flavor_extra_specs or {})
     return view
+
+
+def _gate_nova_members(
+    view: dict[str, Any],
+    server: Server,
+    flavor: Flavor,
+    host: Host | None,
+    microversion: tuple[int, int],
+    extra_specs: dict[str, str],
+) -> None:
+    if microversion >= (2, 3):
+        view.update(
+            {
+                "OS-EXT-SRV-ATTR:hostname": server.name,
+                "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
+                "OS-EXT-SRV-ATTR:launch_index": int(server.details.get("launch_index", 0)),
+                "OS-EXT-SRV-ATTR:kernel_id": "",
+                "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                "OS-EXT-SRV-ATTR:user_data": None,
+            }
+        )
+    if microversion >= (2, 16):
+        view["host_status"] = "UP" if host else ""
+    if microversion >= (2, 19):
+        view["description"] = server.details.get("description", "")
+    if microversion >= (2, 26):
+        view["tags"] = list(server.details.get("tags", []))
+    if microversion >= (2, 47):
+        view["flavor"] = {
+            "vcpus": flavor.vcpus,
+            "ram": flavor.ram_mb,
+            "disk": 0,
+            "ephemeral": 0,
+            "swap": 0,
+            "original_name": flavor.id,
+            "extra_specs": dict(extra_specs),
+        }
 
 
 def deh_server(server: Server) -> dict[str, Any]:
@@ -318,3 +365,16 @@ def deh_server(server: Server) -> dict[str, Any]:
 
 def is_stopped(server: Server) -> bool:
     return bool(server.vm_state == VmState.STOPPED)
+
+
+def unknown_server(server_id: str, now: float) -> dict[str, Any]:
+    """The entry a v1 ``server_id`` listing gives for an id it does not know."""
+    return {
+        "id": server_id,
+        "fault": {
+            "code": 404,
+            "message": f"the ECS {server_id} does not exist",
+            "details": "",
+            "created": seconds_z(now),
+        },
+    }
