@@ -104,3 +104,14 @@ def region(cold_region: Region) -> Region:
     """A fresh running region per test: tests own its whole capacity."""
     cold_region.start()
     return cold_region
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Region]:
+    """One running region per backend for a whole module (for read-mostly test tables)."""
+    prefix = request.module.__name__.rsplit(".", 1)[-1]
+    with region_on(request.param, tmp_path_factory.mktemp(f"{prefix}-{request.param}")) as region:
+        region.start()
+        yield region

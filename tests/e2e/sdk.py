@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdeh.v1 import model as deh
 from huaweicloudsdkecs.v2 import model as ecs
 
@@ -128,3 +131,17 @@ def ecs_client_for(url: str) -> Any:
     from tests.e2e.harness import ecs_client
 
     return ecs_client(url)
+
+
+def expect_error(
+    call: Callable[[], Any], status: int, code: Any, what: str = ""
+) -> ClientRequestException:
+    """The SDK raises ClientRequestException with this status and code, and a message."""
+    with pytest.raises(ClientRequestException) as caught:
+        call()
+    err = caught.value
+    seen = (what, err.status_code, err.error_code, err.error_msg)
+    assert err.status_code == status, seen
+    assert err.error_code == code, seen
+    assert isinstance(err.error_msg, str) and err.error_msg.strip(), seen
+    return err

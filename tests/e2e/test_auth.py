@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from huaweicloudsdkecs.v2 import model as ecs
 
 from coldshift.api import signing
 from tests.e2e import sdk
-from tests.e2e.conftest import BACKENDS, Region, region_on
+from tests.e2e.conftest import Region
 from tests.e2e.harness import ALPHA, BETA, ecs_client
 from tests.e2e.rawhttp import (
     JSON_UTF8,
@@ -38,15 +38,6 @@ from tests.e2e.rawhttp import (
 
 Creds = tuple[str, str, str]
 P_ALPHA, P_BETA = ALPHA[0], BETA[0]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Region]:
-    with region_on(request.param, tmp_path_factory.mktemp(f"auth-{request.param}")) as region:
-        region.start()
-        yield region
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,12 @@ import httpx
 import pytest
 
 from tests.e2e import sdk
-from tests.e2e.conftest import BACKENDS, Region, region_on
+from tests.e2e.conftest import Region
 from tests.e2e.harness import ALPHA
 from tests.e2e.rawhttp import huawei_error, nova_error, ok_json, send, signed, signed_headers
 
 P = ALPHA[0]
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Region]:
-    with region_on(request.param, tmp_path_factory.mktemp(f"bad-{request.param}")) as region:
-        region.start()
-        yield region
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdeh.v1 import model as m
 
@@ -18,26 +17,13 @@ from tests.e2e import sdk
 from tests.e2e.conftest import Region
 from tests.e2e.harness import ADMIN, ALPHA, BETA, deh_client
 from tests.e2e.rawhttp import dumps, huawei_error, signed
+from tests.e2e.sdk import expect_error
 
 SECONDS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 T1_FLAVORS = ["t1.large.2", "t1.xlarge.2", "t1.2xlarge.2", "t1.4xlarge.2"]
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def expect_error(
-    call: Callable[[], Any], status: int, code: str, what: str = ""
-) -> ClientRequestException:
-    """The SDK raises ClientRequestException with this status and code and a message."""
-    with pytest.raises(ClientRequestException) as caught:
-        call()
-    err = caught.value
-    seen = (what, err.status_code, err.error_code, err.error_msg)
-    assert err.status_code == status, seen
-    assert err.error_code == code, seen
-    assert isinstance(err.error_msg, str) and err.error_msg.strip(), seen
-    return err
 
 
 def show_raw(client: Any, host_id: str) -> dict[str, Any]:

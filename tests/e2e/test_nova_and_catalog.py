@@ -6,18 +6,17 @@ processes (api.md §2.10, §2.11, §3.1, §3.3, §3.4, §7.5), on SQLite and Pos
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkecs.v2 import model as m
 
 from tests.e2e import sdk
 from tests.e2e.conftest import Region
 from tests.e2e.harness import ALPHA, BETA, wait_for
 from tests.e2e.rawhttp import dumps, huawei_error, nova_error, signed
+from tests.e2e.sdk import expect_error
 
 # The SDK marks its nova_* methods deprecated (they still work and are what this tests).
 pytestmark = pytest.mark.filterwarnings("ignore:Method 'nova_:DeprecationWarning")
@@ -26,17 +25,6 @@ FLAVORS = ["t1.large.2", "t1.xlarge.2", "t1.2xlarge.2", "t1.4xlarge.2", "m1.larg
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def expect_error(call: Callable[[], Any], status: int, code: Any) -> ClientRequestException:
-    with pytest.raises(ClientRequestException) as caught:
-        call()
-    err = caught.value
-    seen = (err.status_code, err.error_code, err.error_msg)
-    assert err.status_code == status, seen
-    assert err.error_code == code, seen
-    assert isinstance(err.error_msg, str) and err.error_msg.strip(), seen
-    return err
 
 
 def action(

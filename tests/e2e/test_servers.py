@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkecs.v2 import model as m
 
 from tests.e2e import sdk
 from tests.e2e.conftest import Region
 from tests.e2e.harness import ALPHA, BETA
 from tests.e2e.rawhttp import dumps, signed
+from tests.e2e.sdk import expect_error
 
 MILLIS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SECONDS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -27,17 +26,6 @@ HOST_ID = re.compile(r"^[0-9a-f]{56}$")
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def expect_error(call: Callable[[], Any], status: int, code: str) -> ClientRequestException:
-    with pytest.raises(ClientRequestException) as caught:
-        call()
-    err = caught.value
-    seen = (err.status_code, err.error_code, err.error_msg)
-    assert err.status_code == status, seen
-    assert err.error_code == code, seen
-    assert isinstance(err.error_msg, str) and err.error_msg.strip(), seen
-    return err
 
 
 def list_v1(client: Any, **query: Any) -> Any:

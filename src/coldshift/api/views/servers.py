@@ -47,6 +47,19 @@ def _uuid_from(server_id: str, index: int) -> str:
     return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-8{raw[17:20]}-{raw[20:32]}"
 
 
+def _addresses(server: Server, *, version: int | str, full: bool) -> dict[str, Any]:
+    """The server's one fixed address; ``version`` is a string in v1 and an int elsewhere."""
+    address: dict[str, Any] = {
+        "addr": server.details.get("ip", ""),
+        "version": version,
+        "OS-EXT-IPS:type": "fixed",
+        "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
+    }
+    if full:
+        address.update({"OS-EXT-IPS:port_id": _uuid_from(server.id, 99), "primary": True})
+    return {server.vpc_id: [address]}
+
+
 def scheduler_hints(server: Server) -> dict[str, list[str]]:
     if server.tenancy != "dedicated":
         return {}
@@ -98,18 +111,7 @@ def server_detail(server: Server, flavor: Flavor, host: Host | None) -> dict[str
         },
         "locked": server.locked,
         "image": {"id": server.image_ref},
-        "addresses": {
-            server.vpc_id: [
-                {
-                    "version": "4",
-                    "addr": server.details.get("ip", ""),
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
-                    "OS-EXT-IPS:port_id": _uuid_from(server.id, 99),
-                    "primary": True,
-                }
-            ]
-        },
+        "addresses": _addresses(server, version="4", full=True),
         "metadata": _metadata(server),
         "os-extended-volumes:volumes_attached": [
             {"id": vid, "delete_on_termination": "false", "bootIndex": str(i), "device": dev}
@@ -205,18 +207,7 @@ def cloud_server(
         "tags": list(server.details.get("tags", [])),
         "metadata": _metadata(server),
         "power_state": server.power_state,
-        "addresses": {
-            server.vpc_id: [
-                {
-                    "addr": server.details.get("ip", ""),
-                    "version": 4,
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
-                    "OS-EXT-IPS:port_id": _uuid_from(server.id, 99),
-                    "primary": True,
-                }
-            ]
-        },
+        "addresses": _addresses(server, version=4, full=True),
         "security_groups": [{"id": _uuid_from(server.project_id, 7), "name": "default"}],
         "volumes_attached": [
             {
@@ -256,16 +247,7 @@ def nova_server(
         "key_name": server.details.get("key_name"),
         "metadata": _metadata(server),
         "hostId": host_id_hash(server.project_id, host),
-        "addresses": {
-            server.vpc_id: [
-                {
-                    "addr": server.details.get("ip", ""),
-                    "version": 4,
-                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
-                    "OS-EXT-IPS:type": "fixed",
-                }
-            ]
-        },
+        "addresses": _addresses(server, version=4, full=False),
         "security_groups": [{"name": "default"}],
         "links": [{"rel": "self", "href": link}, {"rel": "bookmark", "href": link}],
         "image": {"id": server.image_ref, "links": []},
@@ -350,16 +332,7 @@ def deh_server(server: Server) -> dict[str, Any]:
         "flavor": {"id": server.flavor_id},
         "image": {"id": server.image_ref},
         "metadata": {"os_type": "Linux"},
-        "addresses": {
-            server.vpc_id: [
-                {
-                    "addr": server.details.get("ip", ""),
-                    "version": 4,
-                    "OS-EXT-IPS-MAC:mac_addr": _mac(server.id),
-                    "OS-EXT-IPS:type": "fixed",
-                }
-            ]
-        },
+        "addresses": _addresses(server, version=4, full=False),
     }
 
 
