@@ -139,3 +139,32 @@ def test_sigterm_with_jobs_in_flight_loses_no_job(cold_region: Region) -> None:
     assert {s.status for s in all_servers(region)} == {"ACTIVE"}
     result = coldshift_check(region.db_url)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kill_minus_nine_during_stops_and_deletes(cold_region: Region) -> None:
+    """Stop and delete jobs killed mid-way are finished on restart; deleted servers give all
+    their capacity back and stopped ones keep theirs."""
+    region = cold_region
+    region.catalog = slow_catalog(region.tmp, 0.4)
+    region.start("--workers", "4")
+    client = region.ecs()
+    [deh] = sdk.allocate(region.deh())
+    ids = sdk.create_and_wait(client, count=6, tenancy="dedicated", dedicated_host_id=deh)
+    stopping, deleting = ids[:3], ids[3:]
+    jobs = [sdk.stop(client, *stopping).job_id, sdk.delete(client, *deleting).job_id]
+    wait_for(
+        lambda: any(sdk.job(client, j).status == "RUNNING" for j in jobs),
+        30,
+        "a stop or delete to run",
+    )
+
+    region.server.kill()
+    region.restart("--workers", "4")
+    client = region.ecs()
+    assert [sdk.wait_job(client, j, timeout=120).status for j in jobs] == ["SUCCESS"] * 2
+    remaining = {s.id: s.status for s in all_servers(region)}
+    assert remaining == dict.fromkeys(stopping, "SHUTOFF")
+    host = sdk.show_deh(region.deh(), deh)
+    assert (host.available_vcpus, sorted(host.instance_uuids)) == (16 - 3 * 2, sorted(stopping))
+    result = coldshift_check(region.db_url)
+    assert result.returncode == 0, result.stdout + result.stderr
