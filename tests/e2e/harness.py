@@ -39,7 +39,7 @@ def free_port() -> int:
 def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
     """Poll until ``predicate`` returns a truthy value; fail after a generous deadline."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = predicate()
         if last:

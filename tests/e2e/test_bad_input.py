@@ -279,7 +279,7 @@ def test_body_of_exactly_one_mib_is_read_and_judged(shared: Region) -> None:
 # --- ids, paging, paths, methods --------------------------------------------------------------
 
 # (method, path, status, family, code or fault)
-REFUSED: list[tuple[str, str, int, str, str | None]] = [
+REFUSED: list[tuple[str, str, int | None, str, str | None]] = [
     ("GET", "/v1/{p}/cloudservers/not-a-uuid", 404, "ecs", "Ecs.0114"),
     ("GET", "/v1/{p}/cloudservers/00000000-0000-4000-8000-000000000000", 404, "ecs", "Ecs.0114"),
     ("GET", "/v1/{p}/cloudservers/%20", 404, "ecs", "Ecs.0114"),

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -281,7 +282,7 @@ def test_update_name_and_auto_placement(region: Region) -> None:
         {"name": "x" * 256},
         {"name": "ok", "auto_placement": "maybe"},  # all or nothing
     ):
-        expect_error(lambda bad=bad: update(client, host_id, **bad), 400, "DEH.0018")
+        expect_error(partial(update, client, host_id, **bad), 400, "DEH.0018")
         assert show_raw(client, host_id) == before, bad
 
     expect_error(lambda: update(client, str(uuid.uuid4()), name="x"), 404, "DEH.0018")
@@ -444,7 +445,7 @@ def test_bad_allocation_through_the_sdk_allocates_nothing(region: Region) -> Non
     assert before.total == 1
     for what, fields, status, code in SDK_CASES:
         err = expect_error(
-            lambda f=fields: client.create_dedicated_host(allocate_body(**f)), status, code, what
+            partial(client.create_dedicated_host, allocate_body(**fields)), status, code, what
         )
         if what == "unknown host_type":
             assert "FlavorNotFound" in err.error_msg, err.error_msg
@@ -499,8 +500,8 @@ def test_another_project_cannot_see_or_touch_a_deh(region: Region) -> None:
         lambda h: servers_on(beta, h),
     ]
     for attempt in attempts:
-        theirs = expect_error(lambda a=attempt: a(host_id), 404, "DEH.0018")
-        nobody = expect_error(lambda a=attempt: a(unknown), 404, "DEH.0018")
+        theirs = expect_error(partial(attempt, host_id), 404, "DEH.0018")
+        nobody = expect_error(partial(attempt, unknown), 404, "DEH.0018")
         # indistinguishable from an unknown ID, apart from the ID itself
         assert theirs.error_msg.replace(host_id, "<id>") == nobody.error_msg.replace(
             unknown, "<id>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from huaweicloudsdkecs.v2 import model as ecs_model
 
@@ -31,7 +32,7 @@ def coldshift_check(db_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def all_servers(region: Region) -> list[object]:
+def all_servers(region: Region) -> list[Any]:
     response = region.ecs().list_servers_details(ecs_model.ListServersDetailsRequest(limit=1000))
     return list(response.servers)
 

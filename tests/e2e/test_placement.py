@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -113,7 +114,7 @@ def test_auto_placement_picks_a_deh_with_auto_placement_on(region: Region) -> No
     ],
 )
 def test_unusable_dedicated_targets_are_refused_synchronously(
-    region: Region, setup: str, kwargs: dict[str, str], words: str
+    region: Region, setup: str, kwargs: dict[str, Any], words: str
 ) -> None:
     client = region.ecs()
     host_id = None
