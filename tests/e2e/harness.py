@@ -51,7 +51,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "con
 @dataclass
 class ServerProcess:
     db_url: str
-    catalog: Path = TEST_CATALOG
+    catalog: Path | None = TEST_CATALOG  # None: the catalog shipped in the package
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
     log_path: Path | None = None
@@ -62,13 +62,13 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        catalog = ["--catalog", str(self.catalog)] if self.catalog else []
         args = [
             sys.executable,
             "-m",
             "coldshift",
             "serve",
-            "--catalog",
-            str(self.catalog),
+            *catalog,
             "--db",
             self.db_url,
             "--port",
