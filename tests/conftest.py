@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,16 @@ def require_pg() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run)")
     pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "pg":
+        from tests.e2e.harness import fresh_pg_database
+
+        require_pg()
+        with fresh_pg_database(PG_URL) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'coldshift.db'}"

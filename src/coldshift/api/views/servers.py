@@ -60,6 +60,19 @@ def _addresses(server: Server, *, version: int | str, full: bool) -> dict[str, A
     return {server.vpc_id: [address]}
 
 
+def _instance_attributes(server: Server) -> dict[str, Any]:
+    """The ``OS-EXT-SRV-ATTR`` members of v1 detail (and of Nova from microversion 2.3)."""
+    return {
+        "OS-EXT-SRV-ATTR:hostname": server.name,
+        "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
+        "OS-EXT-SRV-ATTR:launch_index": int(server.details.get("launch_index", 0)),
+        "OS-EXT-SRV-ATTR:kernel_id": "",
+        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+        "OS-EXT-SRV-ATTR:user_data": None,
+    }
+
+
 def scheduler_hints(server: Server) -> dict[str, list[str]]:
     if server.tenancy != "dedicated":
         return {}
@@ -135,13 +148,7 @@ def server_detail(server: Server, flavor: Flavor, host: Host | None) -> dict[str
         "tags": list(server.details.get("tags", [])),
         "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}],
         "enterprise_project_id": "0",
-        "OS-EXT-SRV-ATTR:hostname": server.name,
-        "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
-        "OS-EXT-SRV-ATTR:launch_index": int(server.details.get("launch_index", 0)),
-        "OS-EXT-SRV-ATTR:kernel_id": "",
-        "OS-EXT-SRV-ATTR:ramdisk_id": "",
-        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-        "OS-EXT-SRV-ATTR:user_data": None,
+        **_instance_attributes(server),
     }
 
 
@@ -289,17 +296,7 @@ def _gate_nova_members(
     extra_specs: dict[str, str],
 ) -> None:
     if microversion >= (2, 3):
-        view.update(
-            {
-                "OS-EXT-SRV-ATTR:hostname": server.name,
-                "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
-                "OS-EXT-SRV-ATTR:launch_index": int(server.details.get("launch_index", 0)),
-                "OS-EXT-SRV-ATTR:kernel_id": "",
-                "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                "OS-EXT-SRV-ATTR:user_data": None,
-            }
-        )
+        view.update(_instance_attributes(server))
     if microversion >= (2, 16):
         view["host_status"] = "UP" if host else ""
     if microversion >= (2, 19):
