@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, or_, select, update
 
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.jobs.ports import LeaseLost
@@ -250,9 +250,3 @@ def load_job_tree(conn: Connection, project_id: str, job_id: str) -> tuple[Job, 
         select(jobs).where(jobs.c.parent_id == job_id).order_by(jobs.c.position)
     ).all()
     return job_from_row(row), [job_from_row(c) for c in children]
-
-
-def count_unfinished(conn: Connection) -> int:
-    return conn.execute(
-        select(func.count()).select_from(jobs).where(jobs.c.status.not_in(_TERMINAL))
-    ).scalar_one()

@@ -8,7 +8,7 @@ from typing import Any
 from coldshift.api.views.timefmt import micros, seconds_z
 from coldshift.domain.catalog import Flavor
 from coldshift.domain.hosts import Host, HostKind
-from coldshift.domain.servers import Server, VmState
+from coldshift.domain.servers import Server
 
 USER_ID = "c0ffee00c0ffee00c0ffee00c0ffee00"
 
@@ -331,10 +331,6 @@ def deh_server(server: Server) -> dict[str, Any]:
         "metadata": {"os_type": "Linux"},
         "addresses": _addresses(server, version=4, full=False),
     }
-
-
-def is_stopped(server: Server) -> bool:
-    return bool(server.vm_state == VmState.STOPPED)
 
 
 def unknown_server(server_id: str, now: float) -> dict[str, Any]:
