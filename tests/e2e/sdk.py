@@ -145,3 +145,37 @@ def expect_error(
     assert err.error_code == code, seen
     assert isinstance(err.error_msg, str) and err.error_msg.strip(), seen
     return err
+
+
+def migrate(client: Any, server_id: str, dedicated_host_id: str | None = None) -> str:
+    """Cold-migrate as the SDK does it: to a DeH, or (no id) to the public pool."""
+    option = ecs.MigrateServerOption(dedicated_host_id=dedicated_host_id)
+    body = ecs.MigrateServerRequestBody(migrate=option)
+    response = client.migrate_server(ecs.MigrateServerRequest(server_id=server_id, body=body))
+    return str(response.job_id)
+
+
+def migrate_and_wait(client: Any, server_id: str, dedicated_host_id: str | None = None) -> Any:
+    return wait_job(client, migrate(client, server_id, dedicated_host_id))
+
+
+def stopped_servers(client: Any, **kwargs: Any) -> list[str]:
+    """Create servers and stop them: what a cold migration starts from."""
+    ids = create_and_wait(client, **kwargs)
+    final = wait_job(client, stop(client, *ids).job_id)
+    assert final.status == "SUCCESS", (final.error_code, final.fail_reason)
+    return ids
+
+
+def show_request(server_id: str) -> Any:
+    return ecs.ShowServerRequest(server_id=server_id)
+
+
+def raw_deh(client: Any, host_id: str) -> Any:
+    """The DeH as sent, with coldshift's ``numa_nodes`` extension."""
+    request = deh.ShowDedicatedHostRequest(dedicated_host_id=host_id)
+    return raw(client.show_dedicated_host(request))["dedicated_host"]
+
+
+def release_deh(client: Any, host_id: str) -> Any:
+    return client.delete_dedicated_host(deh.DeleteDedicatedHostRequest(dedicated_host_id=host_id))

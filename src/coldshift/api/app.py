@@ -15,7 +15,7 @@ from starlette.responses import Response
 from coldshift.api import errors
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
-from coldshift.api.routes import catalog, dedicated_hosts, jobs, nova, servers
+from coldshift.api.routes import admin, catalog, dedicated_hosts, jobs, nova, servers
 from coldshift.domain.errors import BadRequest, ColdshiftError, MethodNotAllowed, UnknownApi
 from coldshift.services.context import Region
 
@@ -40,7 +40,7 @@ def create_app(
     )
     app.state.region = region
     # catalog first: its /v1/{p}/cloudservers/flavors must win over /v1/{p}/cloudservers/{id}
-    for module in (catalog, servers, jobs, nova, dedicated_hosts):
+    for module in (catalog, servers, jobs, nova, dedicated_hosts, admin):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(ColdshiftError, errors.handle)

@@ -107,3 +107,13 @@ class HostUpdate(_Wire):
 
 class UpdateHostBody(_Wire):
     dedicated_host: HostUpdate
+
+
+class DriverOperationBody(BaseModel):
+    """``PUT /v1/admin/driver/operations/{operation}``: strict, unknown members refused, so a
+    typo cannot silently inject nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fail_next: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+    hold_seconds: Annotated[float, Field(ge=0, le=86_400, strict=False)] | None = None

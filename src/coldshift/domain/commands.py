@@ -38,3 +38,12 @@ class AllocateHosts:
     quantity: int
     auto_placement: str = "on"
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateServer:
+    """Cold-migrate a stopped ECS to the DeH ``dedicated_host_id``, or to the public pool."""
+
+    project_id: str
+    server_id: str
+    dedicated_host_id: str | None = None

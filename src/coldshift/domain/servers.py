@@ -96,6 +96,9 @@ class Server:
     created_at: float
     updated_at: float
     launched_at: float | None
+    # The DeH a running cold migration is bound for, so that the DeH cannot be released
+    # before the job has claimed room on it. None when idle or bound for the public pool.
+    migrating_to: str | None = None
 
     @property
     def status(self) -> str:

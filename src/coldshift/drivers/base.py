@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class DriverError(Exception):
@@ -25,7 +25,13 @@ class GuestSpec:
 
 
 class HypervisorDriver(Protocol):
-    """Every call is idempotent: a workflow re-run after a crash may repeat it."""
+    """Every call is idempotent: a workflow re-run after a crash may repeat it.
+
+    A cold migration calls ``copy_disks``, ``define_on_target`` and ``cleanup_source`` (which
+    undefines the guest on the source but keeps its disks), each undone by ``discard_target``
+    or ``restore_source``; after the switch-over, ``confirm_migration`` deletes what is left on
+    the source. Undo and confirm calls must not fail: a real driver retries them.
+    """
 
     def boot(self, guest: GuestSpec) -> None: ...
 
@@ -41,4 +47,35 @@ class HypervisorDriver(Protocol):
 
     def cleanup_source(self, guest: GuestSpec) -> None: ...
 
+    def discard_target(self, guest: GuestSpec, target_host: str) -> None: ...
+
+    def restore_source(self, guest: GuestSpec) -> None: ...
+
+    def confirm_migration(self, guest: GuestSpec) -> None: ...
+
     def allocate_host(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OperationState:
+    """What an operator sees of one driver operation: injected faults and holds, and use."""
+
+    operation: str
+    fail_next: int
+    hold_seconds: float
+    in_progress: int
+    calls: int
+    faultable: bool
+
+
+@runtime_checkable
+class ControllableDriver(Protocol):
+    """A driver whose operations can be made to fail or to wait (the simulated one)."""
+
+    def operations(self) -> list[OperationState]: ...
+
+    def set_operation(
+        self, operation: str, *, fail_next: int | None = None, hold_seconds: float | None = None
+    ) -> OperationState: ...
+
+    def reset(self) -> None: ...

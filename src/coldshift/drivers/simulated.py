@@ -1,7 +1,10 @@
-"""The default driver: no real guests, the catalog's timings, and fault injection.
+"""The default driver: no real guests, the catalog's timings, faults and holds on demand.
 
-It is both the production default and the test double: deterministic, no I/O, with a table
-of faults (operation → remaining count) that an admin endpoint or a test can set.
+It is both the production default and the test double: deterministic, no I/O. An operator
+(the admin API) or a test can make the next N calls of an operation fail, or hold every call
+of an operation for up to some seconds; a hold set back to 0 lets the waiting calls go on at
+once. ``in_progress`` counts the calls inside an operation, so a test can tell that every
+migration has reached a given step before it acts (e.g. kills the process).
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from coldshift.domain.catalog import SimulatedDriverSettings
-from coldshift.drivers.base import DriverError, GuestSpec
+from coldshift.drivers.base import DriverError, GuestSpec, OperationState
 
-OPERATIONS = (
+FAULT_CODE = "Ecs.1000"
+# Operations whose failure a workflow handles; undo and confirm calls must not fail.
+FAULTABLE = (
     "boot",
     "power_on",
     "power_off",
@@ -23,6 +29,15 @@ OPERATIONS = (
     "cleanup_source",
     "allocate_host",
 )
+OPERATIONS = (*FAULTABLE, "discard_target", "restore_source", "confirm_migration")
+
+
+@dataclass
+class _Operation:
+    fail_next: int = 0
+    hold_seconds: float = 0.0
+    in_progress: int = 0
+    calls: int = 0
 
 
 class SimulatedDriver:
@@ -31,22 +46,49 @@ class SimulatedDriver:
     ) -> None:
         self._settings = settings
         self._sleep = sleep
-        self._faults: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._ops = {name: _Operation() for name in OPERATIONS}
+        self._changed = threading.Condition()
 
-    def inject_fault(self, operation: str, count: int = 1) -> None:
+    # ---- control -----------------------------------------------------------------------
+
+    def operations(self) -> list[OperationState]:
+        with self._changed:
+            return [self._state(name) for name in OPERATIONS]
+
+    def set_operation(
+        self, operation: str, *, fail_next: int | None = None, hold_seconds: float | None = None
+    ) -> OperationState:
         if operation not in OPERATIONS:
             raise ValueError(f"unknown driver operation {operation!r}; one of {OPERATIONS}")
-        with self._lock:
-            self._faults[operation] = count
+        if fail_next and operation not in FAULTABLE:
+            raise ValueError(
+                f"{operation} cannot be made to fail: it undoes or confirms a step, and must "
+                f"not fail; faults can be injected into {', '.join(FAULTABLE)}"
+            )
+        with self._changed:
+            op = self._ops[operation]
+            if fail_next is not None:
+                op.fail_next = fail_next
+            if hold_seconds is not None:
+                op.hold_seconds = hold_seconds
+            self._changed.notify_all()
+            return self._state(operation)
 
-    def faults(self) -> dict[str, int]:
-        with self._lock:
-            return {k: v for k, v in self._faults.items() if v > 0}
+    def reset(self) -> None:
+        """Clear every fault and hold; held calls go on at once."""
+        with self._changed:
+            for op in self._ops.values():
+                op.fail_next = 0
+                op.hold_seconds = 0.0
+            self._changed.notify_all()
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+    def _state(self, name: str) -> OperationState:
+        op = self._ops[name]
+        return OperationState(
+            name, op.fail_next, op.hold_seconds, op.in_progress, op.calls, name in FAULTABLE
+        )
+
+    # ---- the port ----------------------------------------------------------------------
 
     def boot(self, guest: GuestSpec) -> None:
         self._act("boot", self._settings.action_seconds)
@@ -71,15 +113,35 @@ class SimulatedDriver:
     def cleanup_source(self, guest: GuestSpec) -> None:
         self._act("cleanup_source", 0.0)
 
+    def discard_target(self, guest: GuestSpec, target_host: str) -> None:
+        self._act("discard_target", 0.0)
+
+    def restore_source(self, guest: GuestSpec) -> None:
+        self._act("restore_source", 0.0)
+
+    def confirm_migration(self, guest: GuestSpec) -> None:
+        self._act("confirm_migration", 0.0)
+
     def allocate_host(self) -> None:
         self._act("allocate_host", self._settings.deh_allocate_seconds)
 
     def _act(self, operation: str, seconds: float) -> None:
-        with self._lock:
-            remaining = self._faults.get(operation, 0)
-            if remaining > 0:
-                self._faults[operation] = remaining - 1
-        if remaining > 0:
-            raise DriverError("Ecs.1000", f"simulated hypervisor fault injected at {operation}")
-        if seconds > 0:
-            self._sleep(seconds)
+        with self._changed:
+            op = self._ops[operation]
+            op.calls += 1
+            if op.fail_next > 0:
+                op.fail_next -= 1
+                raise DriverError(FAULT_CODE, f"simulated hypervisor fault injected at {operation}")
+            op.in_progress += 1
+        try:
+            if seconds > 0:
+                self._sleep(seconds)
+            self._hold(op)
+        finally:
+            with self._changed:
+                op.in_progress -= 1
+
+    def _hold(self, op: _Operation) -> None:
+        with self._changed:
+            if op.hold_seconds > 0:
+                self._changed.wait_for(lambda: op.hold_seconds <= 0, timeout=op.hold_seconds)

@@ -43,19 +43,30 @@ class JobRunner:
 
     def _forward(self, workflow: Workflow, ctx: StepContext) -> None:
         for index in range(ctx.job.steps_done, len(workflow.steps)):
+            step = workflow.steps[index]
             try:
-                workflow.steps[index].run(ctx)
-            except StepFailed as failed:
-                self._undo(workflow, ctx, index, [failed.code, failed.reason])
-                return
-            except Exception as exc:  # a bug in a step must not wedge the job
-                log.exception("step %s of job %s crashed", workflow.steps[index].name, ctx.job.id)
-                self._undo(workflow, ctx, index, ["Ecs.1000", f"internal error: {exc}"])
+                step.run(ctx)
+            except Exception as exc:
+                if workflow.is_committed(index):
+                    # Past the commit point the job can only go forward: leave it to be
+                    # taken again (by any worker) once its lease has expired.
+                    log.exception(
+                        "step %s of job %s failed past its commit point", step.name, ctx.job.id
+                    )
+                    raise
+                self._undo(workflow, ctx, index, self._failure(step.name, ctx.job.id, exc))
                 return
             self._store.record_step(
                 ctx.job.id, self._owner, index + 1, ctx.progress, False, self._lease
             )
         self._store.finish(ctx.job.id, self._owner, True, None, None)
+
+    @staticmethod
+    def _failure(step: str, job_id: str, exc: Exception) -> list[str]:
+        if isinstance(exc, StepFailed):
+            return [exc.code, exc.reason]
+        log.exception("step %s of job %s crashed", step, job_id)  # a bug must not wedge it
+        return ["Ecs.1000", f"internal error: {exc}"]
 
     def _undo(
         self, workflow: Workflow, ctx: StepContext, from_index: int, failure: list[str] | None

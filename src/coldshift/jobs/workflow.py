@@ -53,6 +53,10 @@ class Workflow:
     def must_undo_after_interruption(self, steps_done: int) -> bool:
         return self.commit_point is not None and steps_done < self.commit_point
 
+    def is_committed(self, step_index: int) -> bool:
+        """Whether the step at ``step_index`` runs past the commit point (never undone)."""
+        return self.commit_point is not None and step_index >= self.commit_point
+
 
 class WorkflowRegistry:
     """job_type → Workflow."""

@@ -14,6 +14,7 @@ from coldshift.persistence.db import Database
 from coldshift.persistence.tables import claims, jobs, numa_nodes, servers
 
 Rows = Sequence[Any]
+PLACED = "placed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,13 @@ def check(db: Database) -> list[Drift]:
         nodes = conn.execute(select(numa_nodes)).all()
         claim_rows = conn.execute(select(claims)).all()
         server_rows = conn.execute(
-            select(servers.c.id, servers.c.host_id, servers.c.task_state, servers.c.vm_state)
+            select(
+                servers.c.id,
+                servers.c.host_id,
+                servers.c.task_state,
+                servers.c.vm_state,
+                servers.c.migrating_to,
+            )
         ).all()
         job_rows = conn.execute(
             select(jobs.c.id, jobs.c.status, jobs.c.entities, jobs.c.parent_id)
@@ -96,10 +103,13 @@ def _placement(
         for sid in hosts_of
         if sid not in known and not busy.get(sid)
     ]
+    roles_of: dict[str, set[str]] = defaultdict(set)
+    for c in claim_rows:
+        roles_of[c.server_id].add(c.role)
     for s in server_rows:
-        held = hosts_of.get(s.id, set())
         if busy.get(s.id):
             continue  # a running job may hold one or two hosts, or none yet
+        held = hosts_of.get(s.id, set())
         if s.host_id is None or held != {s.host_id}:
             drift.append(
                 Drift(
@@ -108,6 +118,10 @@ def _placement(
                     f"server on host {s.host_id} holds claims on {sorted(held) or 'no host'}",
                 )
             )
+        elif roles_of[s.id] != {PLACED}:
+            drift.append(Drift(2, (s.id,), f"idle server holds {sorted(roles_of[s.id])} claims"))
+        if s.migrating_to is not None:
+            drift.append(Drift(2, (s.id, s.migrating_to), "idle server still marked as migrating"))
     return drift
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
-from coldshift.domain.servers import Server
+from coldshift.domain.servers import RESIZE_TASKS, Server
 from coldshift.jobs.model import Job, NewJob
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_store import insert_job, load_job_tree
@@ -28,6 +28,8 @@ from coldshift.placement.types import Placement
 from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
 
 _ON_HOST = "placed"
+_INCOMING = "incoming"
+_OUTGOING = "outgoing"
 
 
 class SqlRegionStore:
@@ -196,6 +198,7 @@ class SqlRegionStore:
             busy = conn.execute(
                 select(
                     exists().where(servers.c.host_id == host_id)
+                    | exists().where(servers.c.migrating_to == host_id)
                     | exists().where(claims.c.host_id == host_id)
                 )
             ).scalar()
@@ -245,6 +248,44 @@ class SqlRegionStore:
                     select(exists().where(claims.c.server_id == server_id, claims.c.role == role))
                 ).scalar()
             )
+
+    def claimed_host(self, server_id: str, role: str) -> str | None:
+        query = select(claims.c.host_id).where(
+            claims.c.server_id == server_id, claims.c.role == role
+        )
+        with self._db.read() as conn:
+            return conn.execute(query.limit(1)).scalar()
+
+    def switch_over(self, server_id: str, server_values: dict[str, Any]) -> bool:
+        with self._db.write() as conn:
+            incoming = conn.execute(
+                select(claims.c.id)
+                .where(claims.c.server_id == server_id, claims.c.role == _INCOMING)
+                .with_for_update()
+            ).all()
+            if not incoming:
+                return False
+            _set_role(conn, server_id, _ON_HOST, _OUTGOING)
+            _set_role(conn, server_id, _INCOMING, _ON_HOST)
+            conn.execute(
+                update(servers)
+                .where(servers.c.id == server_id)
+                .values(updated_at=self._clock(), **server_values)
+            )
+        return True
+
+    def set_locked(self, server_id: str, locked: bool) -> bool:
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(servers)
+                .where(
+                    servers.c.id == server_id,
+                    servers.c.task_state.is_(None)
+                    | servers.c.task_state.not_in(sorted(t.value for t in RESIZE_TASKS)),
+                )
+                .values(locked=locked, updated_at=self._clock())
+            )
+        return result.rowcount == 1
 
     def release_claims(
         self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
@@ -299,20 +340,29 @@ def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
 
 
 def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:
+    query = update(servers).where(
+        servers.c.id == guard.server_id,
+        servers.c.task_state.is_(None),
+        servers.c.locked.is_(False),
+    )
+    if guard.vm_state is not None:
+        query = query.where(servers.c.vm_state == guard.vm_state)
+    if guard.host_id is not None:
+        query = query.where(servers.c.host_id == guard.host_id)
     result = conn.execute(
-        update(servers)
-        .where(
-            servers.c.id == guard.server_id,
-            servers.c.task_state.is_(None),
-            servers.c.locked.is_(False),
-        )
-        .values(task_state=guard.task_state, updated_at=now)
+        query.values(task_state=guard.task_state, updated_at=now, **guard.also_set)
     )
     if result.rowcount != 1:
         raise ServerBusy(
-            f"the ECS {guard.server_id} is locked or another operation is "
+            f"the ECS {guard.server_id} is locked, changed state, or another operation is "
             "in progress on it; retry when it has finished"
         )
+
+
+def _set_role(conn: Connection, server_id: str, old: str, new: str) -> None:
+    conn.execute(
+        update(claims).where(claims.c.server_id == server_id, claims.c.role == old).values(role=new)
+    )
 
 
 class _ClaimLost(Exception):

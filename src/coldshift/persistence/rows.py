@@ -32,6 +32,7 @@ def server_from_row(row: Row[Any]) -> Server:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         launched_at=m["launched_at"],
+        migrating_to=m["migrating_to"],
     )
 
 

@@ -59,7 +59,8 @@ numa_nodes = Table(
 )
 
 # One row per (server, host, node) share of a guest. "placed" rows are where the server lives;
-# "incoming" rows are a migration's claim on its target, held until the switch-over.
+# "incoming" rows are a migration's claim on its target, held until the switch-over, when they
+# become "placed" and the source's rows become "outgoing" until the source is released.
 claims = Table(
     "claims",
     metadata,
@@ -95,8 +96,10 @@ servers = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("launched_at", Float, nullable=True),
+    Column("migrating_to", String(64), nullable=True),
     Index("ix_servers_project_created", "project_id", "created_at"),
     Index("ix_servers_host", "host_id"),
+    Index("ix_servers_migrating_to", "migrating_to"),
 )
 
 jobs = Table(

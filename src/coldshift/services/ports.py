@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from coldshift.domain.hosts import Host, HostKind
@@ -14,10 +14,18 @@ from coldshift.placement.types import Placement
 
 @dataclass(frozen=True, slots=True)
 class TaskGuard:
-    """Move an idle, unlocked server to ``task_state``, or refuse the whole submission."""
+    """Move an idle, unlocked server to ``task_state``, or refuse the whole submission.
+
+    ``vm_state`` and ``host_id``, when given, must still be what the request checked: a
+    concurrent request may have changed them between the check and the submission.
+    ``also_set`` holds further columns written with the task.
+    """
 
     server_id: str
     task_state: str
+    vm_state: str | None = None
+    host_id: str | None = None
+    also_set: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,20 @@ class RegionStore(Protocol):
     ) -> bool: ...
 
     def has_claims(self, server_id: str, role: str = "placed") -> bool: ...
+
+    def claimed_host(self, server_id: str, role: str) -> str | None:
+        """The host on which ``server_id`` holds claims of ``role``, if any."""
+        ...
+
+    def switch_over(self, server_id: str, server_values: dict[str, Any]) -> bool:
+        """In one transaction: the "incoming" claims become "placed", the old "placed" ones
+        "outgoing", and the server row takes ``server_values``. False (and nothing done) when
+        the server holds no "incoming" claim, e.g. because the switch is already done."""
+        ...
+
+    def set_locked(self, server_id: str, locked: bool) -> bool:
+        """Set the lock unless a cold migration runs on the server (False then)."""
+        ...
 
     def release_claims(
         self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None

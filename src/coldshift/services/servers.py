@@ -262,9 +262,15 @@ def _mode(server: Server, applies_to: set[VmState], noop_state: VmState | None) 
 
 
 def set_locked(region: Region, project_id: str, server_id: str, locked: bool) -> None:
+    """Lock or unlock (idempotent); refused while a cold migration runs on the server, so
+    that the lock a migration started under still holds when it ends."""
     server = region.server(project_id, server_id)
-    if server.locked != locked:
-        region.store.update_server(server.id, {"locked": locked})
+    if server.locked != locked and not region.store.set_locked(server.id, locked):
+        action = "locked" if locked else "unlocked"
+        raise ServerBusy(
+            f"the ECS {server.id} is being cold-migrated; it cannot be {action} until the "
+            "migration has finished"
+        )
 
 
 def native_power_action(region: Region, project_id: str, server_id: str, action: str) -> str:

@@ -47,22 +47,34 @@ def usable_dedicated_host(
 
     A DeH of another project answers exactly like an unknown one.
     """
+    host = available_dedicated_host(region, project_id, host_id)
+    check_host_takes(region, host, flavor, az)
+    return host
+
+
+def available_dedicated_host(region: Region, project_id: str, host_id: str) -> Host:
+    """The DeH ``host_id`` of this project, in state available; another project's DeH
+    answers exactly like an unknown one."""
     host = region.store.get_host(host_id)
     if host is None or host.kind is not HostKind.DEH or host.project_id != project_id:
         raise InvalidTarget(f"dedicated host {host_id} does not exist")
     if host.state is not HostState.AVAILABLE:
         raise InvalidTarget(f"dedicated host {host_id} is {host.state.value}, not available")
+    return host
+
+
+def check_host_takes(region: Region, host: Host, flavor: Flavor, az: str | None) -> None:
+    """Refuse a DeH outside ``az`` or whose host type does not support ``flavor``."""
     if az is not None and host.availability_zone != az:
         raise InvalidTarget(
-            f"dedicated host {host_id} is in availability zone {host.availability_zone}, not {az}"
+            f"dedicated host {host.id} is in availability zone {host.availability_zone}, not {az}"
         )
     host_type = region.catalog.host_type(host.host_type)
     if host_type is None or not host_type.supports(flavor.id):
         raise InvalidTarget(
             f"flavor {flavor.id} is not supported by host type "
-            f"{host.host_type} of dedicated host {host_id}"
+            f"{host.host_type} of dedicated host {host.id}"
         )
-    return host
 
 
 def _auto_placement_az(region: Region, project_id: str, flavor: Flavor, az: str | None) -> str:

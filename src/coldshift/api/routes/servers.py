@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1, requested_ids
-from coldshift.api.parsing import FieldErrors, parse_model, query_int, raw_body
+from coldshift.api.parsing import FieldErrors, json_body, parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
 from coldshift.api.views.servers import (
@@ -19,15 +19,17 @@ from coldshift.api.views.servers import (
     server_detail,
     unknown_server,
 )
-from coldshift.domain.commands import CreateServers
+from coldshift.domain.commands import CreateServers, MigrateServer
 from coldshift.domain.errors import (
     BadRequest,
     DescriptionInvalid,
+    MalformedBody,
     ServerNameInvalid,
     ServerNameTooLong,
     TooManyServers,
 )
 from coldshift.domain.servers import Server
+from coldshift.services import migration
 from coldshift.services import servers as svc
 from coldshift.services.context import Region
 
@@ -200,3 +202,37 @@ def delete_servers(request: Request, project_id: str) -> Response:
         region_of(request), project_id, "delete", [s.id for s in body.servers]
     )
     return JsonResponse({"job_id": submitted.job_id})
+
+
+@router.post("/v1/{project_id}/cloudservers/{server_id}/migrate")
+def migrate_server(request: Request, project_id: str, server_id: str) -> Response:
+    command = MigrateServer(
+        project_id, server_id, migrate_target(json_body(request, allow_empty=True))
+    )
+    return JsonResponse({"job_id": migration.migrate_server(region_of(request), command)})
+
+
+def migrate_target(data: Any) -> str | None:
+    """The target DeH of a migrate body, or None for the public pool (api.md §2.1: an empty
+    body, ``{}``, ``{"migrate": null}`` and ``{"migrate": {}}`` all mean the pool)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise MalformedBody('the body must be a JSON object such as {"migrate": {...}}')
+    order = data.get("migrate")
+    if order is None:
+        return None
+    if not isinstance(order, dict):
+        raise MalformedBody(
+            "migrate must be an object (with an optional dedicated_host_id) or null, "
+            f"not {type(order).__name__}"
+        )
+    if "dedicated_host_id" not in order:
+        return None
+    host_id = order["dedicated_host_id"]
+    if not isinstance(host_id, str) or not host_id.strip():
+        raise MalformedBody(
+            "migrate.dedicated_host_id must be the non-empty id of a dedicated host; "
+            "leave it out to move the ECS to the public pool"
+        )
+    return host_id

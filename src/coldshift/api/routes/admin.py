@@ -1,0 +1,57 @@
+"""The admin API (admin keys only, see auth.py): control of the simulated hypervisor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from coldshift.api.deps import region_of
+from coldshift.api.parsing import parse_model
+from coldshift.api.responses import JsonResponse
+from coldshift.api.schemas import DriverOperationBody
+from coldshift.drivers.base import OperationState
+from coldshift.services import admin
+
+router = APIRouter()
+
+
+def _view(state: OperationState) -> dict[str, Any]:
+    return {
+        "operation": state.operation,
+        "fail_next": state.fail_next,
+        "hold_seconds": state.hold_seconds,
+        "in_progress": state.in_progress,
+        "calls": state.calls,
+        "faultable": state.faultable,
+    }
+
+
+@router.get("/v1/admin/driver")
+def show_driver(request: Request) -> Response:
+    region = region_of(request)
+    operations = admin.driver_operations(region)
+    return JsonResponse(
+        {
+            "driver": {
+                "kind": region.catalog.driver.kind,
+                "operations": [_view(o) for o in operations],
+            }
+        }
+    )
+
+
+@router.put("/v1/admin/driver/operations/{operation}")
+def set_driver_operation(request: Request, operation: str) -> Response:
+    body = parse_model(request, DriverOperationBody)
+    state = admin.set_driver_operation(
+        region_of(request), operation, body.fail_next, body.hold_seconds
+    )
+    return JsonResponse({"operation": _view(state)})
+
+
+@router.delete("/v1/admin/driver/operations")
+def reset_driver(request: Request) -> Response:
+    admin.reset_driver(region_of(request))
+    return Response(status_code=204)

@@ -1,0 +1,37 @@
+"""Operator controls of the hypervisor driver: inject faults, hold operations, see use.
+
+Each process has its own driver, so these act on the process that serves the request.
+"""
+
+from __future__ import annotations
+
+from coldshift.domain.errors import BadRequest
+from coldshift.drivers.base import ControllableDriver, OperationState
+from coldshift.services.context import Region
+
+
+def driver_operations(region: Region) -> list[OperationState]:
+    return _controllable(region).operations()
+
+
+def set_driver_operation(
+    region: Region, operation: str, fail_next: int | None, hold_seconds: float | None
+) -> OperationState:
+    if fail_next is None and hold_seconds is None:
+        raise BadRequest("give fail_next (calls that will fail) and/or hold_seconds")
+    try:
+        return _controllable(region).set_operation(
+            operation, fail_next=fail_next, hold_seconds=hold_seconds
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def reset_driver(region: Region) -> None:
+    _controllable(region).reset()
+
+
+def _controllable(region: Region) -> ControllableDriver:
+    if not isinstance(region.driver, ControllableDriver):
+        raise BadRequest(f"the {region.catalog.driver.kind} driver takes no injected faults")
+    return region.driver

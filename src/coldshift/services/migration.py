@@ -1,0 +1,88 @@
+"""Cold migration: the synchronous checks of cold-migration.md, in its order, then the job.
+
+Check 5 (stopped and idle) is made twice: here, for a clear message, and again as the task
+guard of the submission, so that of two concurrent requests exactly one gets a job.
+"""
+
+from __future__ import annotations
+
+from coldshift.domain.commands import MigrateServer
+from coldshift.domain.errors import InvalidTarget, SameDedicatedHost, ServerBusy, ServerLocked
+from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.ids import new_job_id
+from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.jobs.model import NewJob
+from coldshift.services.context import Region
+from coldshift.services.ports import TaskGuard
+from coldshift.services.targets import available_dedicated_host, check_host_takes
+
+MIGRATE_JOB = "migrateServer"
+MIGRATE_SUB_JOB = "migrateSingleServer"
+
+
+def migrate_server(region: Region, cmd: MigrateServer) -> str:
+    """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed."""
+    server = region.server(cmd.project_id, cmd.server_id)
+    if server.locked:
+        raise ServerLocked(server.id)
+    _check_stopped_and_idle(server)
+    source = region.store.get_host(server.host_id) if server.host_id else None
+    target = _target(region, cmd, server, source)
+    entities = {"server_id": server.id}
+    job = NewJob(
+        id=new_job_id(),
+        project_id=cmd.project_id,
+        job_type=MIGRATE_JOB,
+        entities=entities,
+        children=(
+            NewJob(
+                id=new_job_id(),
+                project_id=cmd.project_id,
+                job_type=MIGRATE_SUB_JOB,
+                entities=entities,
+                payload={
+                    "source_host_id": server.host_id,
+                    "target_host_id": target.id if target else None,
+                },
+            ),
+        ),
+    )
+    guard = TaskGuard(
+        server.id,
+        TaskState.RESIZE_PREP.value,
+        vm_state=VmState.STOPPED.value,
+        host_id=server.host_id,
+        also_set={"migrating_to": target.id if target else None},
+    )
+    region.submit(job, guards=(guard,))
+    return job.id
+
+
+def _check_stopped_and_idle(server: Server) -> None:
+    if server.task_state is not None:
+        raise ServerBusy(
+            f"the ECS {server.id} is busy ({server.status}, task {server.task_state}); "
+            "retry when the task has finished"
+        )
+    if server.vm_state != VmState.STOPPED or server.host_id is None:
+        raise ServerBusy(
+            f"the ECS {server.id} is {server.status}; only a stopped ECS (SHUTOFF) can be "
+            "cold-migrated: stop it first"
+        )
+
+
+def _target(region: Region, cmd: MigrateServer, server: Server, source: Host | None) -> Host | None:
+    on_deh = source is not None and source.kind is HostKind.DEH
+    if cmd.dedicated_host_id is None:
+        if not on_deh:
+            raise InvalidTarget(
+                f"the ECS {server.id} is in the public pool and no dedicated_host_id was "
+                "given; cold migration applies only to dedicated hosts: name the DeH to "
+                "move it to"
+            )
+        return None
+    target = available_dedicated_host(region, cmd.project_id, cmd.dedicated_host_id)
+    if on_deh and source is not None and source.id == target.id:
+        raise SameDedicatedHost(target.id)
+    check_host_takes(region, target, region.flavor(server.flavor_id), server.availability_zone)
+    return target

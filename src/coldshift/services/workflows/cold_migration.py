@@ -1,0 +1,187 @@
+"""migrateSingleServer: cold-migrate a stopped ECS (cold-migration.md).
+
+    claim_target     → resize_migrating   (target room claimed; the source still held)
+    copy_disks       → resize_migrated
+    define_on_target
+    cleanup_source                         (the guest undefined on the source, disks kept)
+    ── commit point: a job interrupted before here is undone, one past it is finished ──
+    switch_over      → resize_finish      (the server is on the target; source "outgoing")
+    confirm          → SHUTOFF, no task   (source copies deleted, source capacity released)
+
+Every step before the commit point can fail (no room, a driver fault) and has an undo; the
+two after it cannot fail, so a job that reached it always ends SUCCESS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.servers import Server, TaskState
+from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
+from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
+from coldshift.placement import Strategy
+from coldshift.services.context import Region
+from coldshift.services.migration import MIGRATE_SUB_JOB
+from coldshift.services.placing import (
+    CAPACITY_CODE,
+    NoCapacity,
+    dedicated_candidates,
+    place_and_claim,
+    pool_candidates,
+)
+from coldshift.services.targets import DEDICATED, SHARED
+from coldshift.services.workflows.common import guest_of, job_server
+
+INCOMING = "incoming"
+OUTGOING = "outgoing"
+IDLE_AGAIN = {"task_state": None, "migrating_to": None}
+
+
+def _target_host(region: Region, server_id: str, role: str = INCOMING) -> Host | None:
+    host_id = region.store.claimed_host(server_id, role)
+    return region.store.get_host(host_id) if host_id else None
+
+
+def _host_name(region: Region, host_id: str | None) -> str:
+    host = region.store.get_host(host_id) if host_id else None
+    return host.name if host else ""
+
+
+@dataclass
+class ClaimTarget:
+    region: Region
+    name: str = "claim_target"
+
+    def run(self, ctx: StepContext) -> None:
+        server = job_server(self.region, ctx)
+        if self.region.store.claimed_host(server.id, INCOMING) is not None:
+            return
+        flavor = self.region.flavor(server.flavor_id)
+        target_id = ctx.job.payload.get("target_host_id")
+        store, catalog = self.region.store, self.region.catalog
+        if target_id:
+            candidates = dedicated_candidates(
+                store, catalog, server.project_id, server.availability_zone, flavor, target_id
+            )
+        else:
+            candidates = pool_candidates(store, catalog, server.availability_zone, flavor)
+
+        def values(host: Host) -> dict[str, Any]:
+            return {"task_state": TaskState.RESIZE_MIGRATING.value}
+
+        try:
+            place_and_claim(store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values)
+        except NoCapacity as exc:
+            raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
+
+    def compensate(self, ctx: StepContext) -> None:
+        self.region.store.release_claims(ctx.job.entities["server_id"], INCOMING, IDLE_AGAIN)
+
+
+@dataclass
+class DriverStep:
+    """One hypervisor call of the migration, and the call that undoes it."""
+
+    region: Region
+    name: str
+    call: Callable[[HypervisorDriver, GuestSpec, str], None]
+    on_target: bool
+    next_task: TaskState | None = None
+
+    def run(self, ctx: StepContext) -> None:
+        server, guest, target = self._guest(ctx)
+        try:
+            self.call(self.region.driver, guest, target)
+        except DriverError as exc:
+            raise StepFailed(exc.code, f"{exc.code}: {exc.reason}") from exc
+        if self.next_task is not None:
+            self.region.store.update_server(server.id, {"task_state": self.next_task.value})
+
+    def compensate(self, ctx: StepContext) -> None:
+        _server, guest, target = self._guest(ctx)
+        if self.on_target:
+            if target:
+                self.region.driver.discard_target(guest, target)
+        else:
+            self.region.driver.restore_source(guest)
+
+    def _guest(self, ctx: StepContext) -> tuple[Server, GuestSpec, str]:
+        server = job_server(self.region, ctx)
+        source = _host_name(self.region, ctx.job.payload.get("source_host_id"))
+        target = _target_host(self.region, server.id)
+        return server, guest_of(self.region, server, source), target.name if target else ""
+
+
+@dataclass
+class SwitchOver:
+    """The commit point: the server moves to the target in one transaction."""
+
+    region: Region
+    name: str = "switch_over"
+
+    def run(self, ctx: StepContext) -> None:
+        server_id = ctx.job.entities["server_id"]
+        target = _target_host(self.region, server_id)
+        if target is None:
+            return  # switched already, before an interruption
+        dedicated = target.kind is HostKind.DEH
+        self.region.store.switch_over(
+            server_id,
+            {
+                "host_id": target.id,
+                "tenancy": DEDICATED if dedicated else SHARED,
+                "dedicated_host_id": target.id if dedicated else None,
+                "task_state": TaskState.RESIZE_FINISH.value,
+            },
+        )
+
+    def compensate(self, ctx: StepContext) -> None:
+        """Never undone: it is the commit point."""
+
+
+@dataclass
+class Confirm:
+    """Delete what is left on the source, give its capacity back, and end the task."""
+
+    region: Region
+    name: str = "confirm"
+
+    def run(self, ctx: StepContext) -> None:
+        server = job_server(self.region, ctx)
+        source = _host_name(self.region, ctx.job.payload.get("source_host_id"))
+        self.region.driver.confirm_migration(guest_of(self.region, server, source))
+        self.region.store.release_claims(server.id, OUTGOING, IDLE_AGAIN)
+
+    def compensate(self, ctx: StepContext) -> None:
+        """Never undone: past the commit point."""
+
+
+def cold_migration_workflow(region: Region) -> Workflow:
+    steps = (
+        ClaimTarget(region),
+        DriverStep(
+            region,
+            "copy_disks",
+            lambda d, guest, target: d.copy_disks(guest, target),
+            on_target=True,
+            next_task=TaskState.RESIZE_MIGRATED,
+        ),
+        DriverStep(
+            region,
+            "define_on_target",
+            lambda d, guest, target: d.define_on_target(guest, target),
+            on_target=True,
+        ),
+        DriverStep(
+            region,
+            "cleanup_source",
+            lambda d, guest, _target: d.cleanup_source(guest),
+            on_target=False,
+        ),
+        SwitchOver(region),
+        Confirm(region),
+    )
+    return Workflow(MIGRATE_SUB_JOB, steps, commit_point=4)
