@@ -116,6 +116,13 @@ CREATE_CORPUS: dict[str, tuple[bytes, str | tuple[str, ...]]] = {
     "blank-body": (b"  \n", EMPTY),
     "invalid-utf8": (b'{"server": {"name": "\xff\xfe"}}', MALFORMED),
     "lone-surrogate": (server_with("name", "\ud800"), NAME_CHARS),
+    "nul-in-name": (server_with("name", "a\u0000b"), (MALFORMED, "Ecs.0915")),
+    "nul-in-metadata": (server_with("metadata", {"k": "v\u0000"}), MALFORMED),
+    "nul-in-key": (server_with("metadata", {"k\u0000": "v"}), MALFORMED),
+    "nul-in-dedicated-host-id": (
+        server_with("os:scheduler_hints", {"tenancy": "dedicated", "dedicated_host_id": "\u0000"}),
+        MALFORMED,
+    ),
     "nan": (b'{"server": NaN}', MALFORMED),
     "deep-nesting": (b'{"server": ' + b"[" * 5000 + b"]" * 5000 + b"}", MALFORMED),
     "empty-object": (b"{}", MALFORMED),
@@ -304,6 +311,14 @@ REFUSED: list[tuple[str, str, int | None, str, str | None]] = [
     ("GET", "/v1.0/{p}/dedicated-hosts/not-a-uuid/servers", 404, "deh", "DEH.0018"),
     ("GET", "/v2.1/{p}/servers/not-a-uuid", 404, "nova", "itemNotFound"),
     ("GET", "/v2/{p}/servers/not-a-uuid", 404, "nova", "itemNotFound"),
+    # NUL, which PostgreSQL refuses in any text value
+    ("GET", "/v1/{p}/cloudservers/%00", 400, "ecs", MALFORMED),
+    ("GET", "/v1/{p}/jobs/ab%00cd", 400, "ecs", MALFORMED),
+    ("GET", "/v1/{p}/cloudservers/detail?name=a%00b", 400, "ecs", MALFORMED),
+    ("GET", "/v1/{p}/cloudservers/detail?marker=%00", 400, "ecs", MALFORMED),
+    ("GET", "/v1.0/{p}/dedicated-hosts/%00", 400, "deh", "DEH.0018"),
+    ("GET", "/v1.0/{p}/dedicated-hosts?name=%00", 400, "deh", "DEH.0018"),
+    ("GET", "/v2.1/{p}/servers/%00", 400, "nova", "badRequest"),
     # unknown paths
     ("GET", "/v1/{p}/no-such-api", 404, "ecs", "APIGW.0101"),
     ("GET", "/v1/{p}/cloudservers/{sid}/no-such-api", 404, "ecs", "APIGW.0101"),

@@ -10,13 +10,20 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coldshift.api import signing
 from coldshift.api.errors import error_response
 from coldshift.domain.catalog import Catalog, Project
-from coldshift.domain.errors import AuthenticationFailed, ColdshiftError, Forbidden, PayloadTooLarge
+from coldshift.domain.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ColdshiftError,
+    Forbidden,
+    PayloadTooLarge,
+)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs"})
 ADMIN_PREFIX = "/v1/admin/"
@@ -51,6 +58,7 @@ class AuthMiddleware:
         try:
             body = await _read_body(receive, self._max_body)
             project = self._authenticate(scope, body)
+            _refuse_nul_in_url(scope)
         except ColdshiftError as exc:
             await error_response(path, exc, request_id)(scope, receive, send)
             return
@@ -128,6 +136,13 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def _refuse_nul_in_url(scope: Scope) -> None:
+    # No id or filter can hold NUL, and PostgreSQL refuses it in any text parameter.
+    query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
+    if "\x00" in scope["path"] or "\x00" in query:
+        raise BadRequest("the URL must not contain NUL characters")
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

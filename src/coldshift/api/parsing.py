@@ -19,16 +19,37 @@ def raw_body(request: Request) -> bytes:
     return body
 
 
-def json_body(request: Request, *, allow_empty: bool = False) -> Any:
+def json_body(request: Request) -> Any:
     body = raw_body(request)
     if not body.strip():
-        if allow_empty:
-            return None
         raise EmptyBody("the request body must not be empty")
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"the request body is not valid JSON: {exc}") from exc
+    # PostgreSQL refuses NUL in text; the cheap byte test keeps the walk off the usual path.
+    if b"\\u0000" in body and _holds_nul(data):
+        raise MalformedBody("strings in the request body must not contain NUL characters")
+    return data
+
+
+def _holds_nul(data: Any) -> bool:
+    pending = [data]  # a loop, not recursion: JSON may nest deeper than Python's stack
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 # (location of the field, pydantic error type or None for any) → the specific error to raise

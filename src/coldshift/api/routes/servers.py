@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1, requested_ids
-from coldshift.api.parsing import FieldErrors, json_body, parse_model, query_int, raw_body
+from coldshift.api.parsing import FieldErrors, parse_json, parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
 from coldshift.api.views.servers import (
@@ -206,17 +206,17 @@ def delete_servers(request: Request, project_id: str) -> Response:
 
 @router.post("/v1/{project_id}/cloudservers/{server_id}/migrate")
 def migrate_server(request: Request, project_id: str, server_id: str) -> Response:
-    command = MigrateServer(
-        project_id, server_id, migrate_target(json_body(request, allow_empty=True))
-    )
+    target = migrate_target(raw_body(request))
+    command = MigrateServer(project_id, server_id, target)
     return JsonResponse({"job_id": migration.migrate_server(region_of(request), command)})
 
 
-def migrate_target(data: Any) -> str | None:
+def migrate_target(body: bytes) -> str | None:
     """The target DeH of a migrate body, or None for the public pool (api.md §2.1: an empty
     body, ``{}``, ``{"migrate": null}`` and ``{"migrate": {}}`` all mean the pool)."""
-    if data is None:
+    if not body.strip():
         return None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise MalformedBody('the body must be a JSON object such as {"migrate": {...}}')
     order = data.get("migrate")
