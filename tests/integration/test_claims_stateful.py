@@ -64,9 +64,10 @@ ROLES = (PLACED, INCOMING, OUTGOING)
 IDLE_AGAIN: dict[str, Any] = {"task_state": None, "migrating_to": None}
 
 NodeKey = tuple[str, int]
+MAX_HOSTS = 6
 
 #: small nodes, so that a few servers fill them and claims get refused
-node_sizes = st.tuples(st.integers(1, 8), st.sampled_from([2048, 4096, 8192]))
+node_sizes = st.tuples(st.integers(2, 12), st.sampled_from([4096, 8192, 16384]))
 host_shapes = st.lists(node_sizes, min_size=1, max_size=3)
 requests = st.builds(
     lambda nodes, cpu, mem: NumaRequest(cpu * nodes, mem * nodes, nodes),
@@ -76,8 +77,8 @@ requests = st.builds(
 )
 #: index 3 never exists (hosts have at most 3 nodes): the claim must be refused
 chosen_nodes = st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True).map(tuple)
-chosen_vcpus = st.integers(1, 9)
-chosen_memory = st.sampled_from([512, 2048, 4096, 8192, 16384])
+chosen_vcpus = st.integers(1, 13)
+chosen_memory = st.sampled_from([512, 2048, 4096, 8192, 16384, 32768])
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +205,20 @@ class ClaimsMachine(RuleBasedStateMachine):
 
     # ---- set-up ------------------------------------------------------------------------------
 
-    @initialize(shapes=st.lists(host_shapes, min_size=1, max_size=3))
+    # At least two hosts, so that a migration has somewhere to go.
+    @initialize(shapes=st.lists(host_shapes, min_size=2, max_size=3))
     def add_hosts(self, shapes: list[list[tuple[int, int]]]) -> None:
-        new = [_host(f"{self.prefix}-h{i}", sizes) for i, sizes in enumerate(shapes)]
+        new = [_host(f"{self.prefix}-h{len(self.host_ids) + i}", s) for i, s in enumerate(shapes)]
         self.store.add_hosts(new)
         for host in new:
             self.model.add_host(host)
             self.host_ids.append(host.id)
+
+    # Released hosts take no claims: new ones keep the region from running dry.
+    @precondition(lambda self: len(self.host_ids) < MAX_HOSTS)
+    @rule(shape=host_shapes)
+    def add_host(self, shape: list[tuple[int, int]]) -> None:
+        self.add_hosts([shape])
 
     # ---- a server's life ---------------------------------------------------------------------
 
@@ -252,21 +260,27 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.model.give_back(server_id, INCOMING)
         assert self.store.claimed_host(server_id, INCOMING) is None
 
-    @precondition(lambda self: self.server_ids)
+    @precondition(lambda self: self.model.servers_with(INCOMING))
     @rule(data=st.data())
     def switch_over(self, data: st.DataObject) -> None:
-        # Any server ever created: with no incoming claim the switch must be a no-op.
-        server_id = _pick(data, self.server_ids)
+        server_id = _pick(data, self.model.servers_with(INCOMING))
         targets = {s.host_id for s in self.model.held(server_id, INCOMING)}
-        before = self._db_state()
         target = self.store.claimed_host(server_id, INCOMING)
-        switched = self.store.switch_over(server_id, {"host_id": target, "migrating_to": None})
-        assert switched == self.model.switch_over(server_id)
-        if switched:
-            assert self.store.claimed_host(server_id, PLACED) in targets
-            assert self.store.claimed_host(server_id, INCOMING) is None
-        else:
-            assert self._db_state() == before
+        assert target in targets
+        assert self.store.switch_over(server_id, {"host_id": target, "migrating_to": None})
+        assert self.model.switch_over(server_id)
+        assert self.store.claimed_host(server_id, PLACED) in targets
+        assert self.store.claimed_host(server_id, INCOMING) is None
+
+    @precondition(lambda self: self._without_incoming())
+    @rule(data=st.data())
+    def switch_over_without_incoming(self, data: st.DataObject) -> None:
+        # Already switched, aborted, deleted or never migrated: the switch must be a no-op.
+        server_id = _pick(data, self._without_incoming())
+        before = self._db_state()
+        assert not self.store.switch_over(server_id, {"migrating_to": None})
+        assert not self.model.switch_over(server_id)
+        assert self._db_state() == before
 
     @precondition(lambda self: self.model.servers_with(OUTGOING))
     @rule(data=st.data())
@@ -354,6 +368,9 @@ class ClaimsMachine(RuleBasedStateMachine):
         server_id = f"{self.prefix}-s{len(self.server_ids)}"
         self.server_ids.append(server_id)
         return server_id
+
+    def _without_incoming(self) -> list[str]:
+        return sorted(set(self.server_ids) - set(self.model.servers_with(INCOMING)))
 
     def _flavor_of(self, server_id: str) -> NumaRequest:
         shares = self.model.held(server_id, PLACED)
