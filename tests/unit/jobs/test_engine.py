@@ -415,6 +415,39 @@ def test_interrupted_while_compensating_finishes_the_undo_with_the_original_fail
     assert (job.error_code, job.fail_reason) == ("Ecs.0319", "no room")
 
 
+@pytest.mark.parametrize("fail", [StepFailed("Ecs.1000", "boom"), RuntimeError("bug")])
+def test_a_step_past_the_commit_point_that_fails_is_never_undone(fail: Exception) -> None:
+    """Past the commit point the job can only go forward: the error leaves it leased, and
+    the next worker to take it (after the lease) finishes it."""
+    engine = Engine()
+    steps = engine.register(3, commit_point=2, fail_at=2, fail=fail)
+    engine.store.add(single())
+    job = engine.store.claim_next("A", LEASE)
+    assert job is not None
+
+    with pytest.raises(type(fail)):
+        engine.runner("A").run(job)
+
+    assert ("compensate", "s1") not in engine.calls and ("compensate", "s0") not in engine.calls
+    assert engine.job("job-1").status is JobStatus.RUNNING
+    assert engine.job("job-1").steps_done == 2
+    steps[2].fail = None
+    engine.clock.advance(LEASE + 1)
+    finished = take_over(engine)
+    assert (finished.status, finished.steps_done) == (JobStatus.SUCCESS, 3)
+    assert engine.calls[-1] == ("run", "s2")
+
+
+def test_a_step_before_the_commit_point_that_fails_is_undone() -> None:
+    engine = Engine()
+    engine.register(3, commit_point=2, fail_at=1, fail=StepFailed("Ecs.0319", "no room"))
+    engine.store.add(single())
+    engine.worker().run_until_idle()
+
+    assert engine.calls[-2:] == [("compensate", "s1"), ("compensate", "s0")]
+    assert engine.job("job-1").error_code == "Ecs.0319"
+
+
 def test_takeover_through_a_worker_finishes_the_parent() -> None:
     engine = Engine()
     engine.register(3, commit_point=2)
