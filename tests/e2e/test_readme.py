@@ -33,3 +33,39 @@ def test_the_readme_sdk_example_runs(tmp_path: Path) -> None:
         server.stop()
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("SUCCESS ["), result.stdout
+
+
+def readme_block(after: str) -> str:
+    """The first Python block of the README after the text ``after``."""
+    text = README.read_text()
+    match = re.search(re.escape(after) + r".*?```python\n(.*?)```", text, re.S)
+    assert match is not None, f"the README lost its example after {after!r}"
+    return match.group(1)
+
+
+def run_example(script: str, server: ServerProcess, tmp_path: Path, name: str) -> str:
+    script = script.replace("http://127.0.0.1:8080", server.url)
+    assert server.url in script
+    (tmp_path / name).write_text(script)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / name)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_readme_cold_migration_and_admin_examples_run(tmp_path: Path) -> None:
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'readme.db'}", catalog=None, log_path=tmp_path / "serve.log"
+    ).start()
+    try:
+        fault = run_example(readme_block("coldshift's own signer:"), server, tmp_path, "admin.py")
+        migration = run_example(readme_block("## Cold migration"), server, tmp_path, "cold.py")
+    finally:
+        server.stop()
+    assert "'fail_next': 1" in fault and "'operation': 'copy_disks'" in fault, fault
+    lines = migration.splitlines()
+    assert lines.count("    SUCCESS SHUTOFF None") == 3, migration  # stop and two moves
+    assert "    RUNNING RESIZE resize_migrated" in lines, migration
+    assert "migrate to the public pool:" in lines, migration
+    assert [line.split("ECSs: ")[1] for line in lines[-2:]] == ["0", "0"], migration

@@ -108,7 +108,7 @@ class SimulatedDriver:
         self._act("copy_disks", seconds)
 
     def define_on_target(self, guest: GuestSpec, target_host: str) -> None:
-        self._act("define_on_target", 0.0)
+        self._act("define_on_target", self._settings.action_seconds)
 
     def cleanup_source(self, guest: GuestSpec) -> None:
         self._act("cleanup_source", 0.0)

@@ -91,12 +91,17 @@ class SqlJobStore:
             update(jobs)
             .where(jobs.c.id == candidate.scalar_subquery())
             .values(
-                lease_owner=owner, lease_expires=now + lease_seconds, attempts=jobs.c.attempts + 1
+                lease_owner=owner,
+                lease_expires=now + lease_seconds,
+                attempts=jobs.c.attempts + 1,
+                status=JobStatus.RUNNING.value,  # a runnable job is never terminal
             )
             .returning(*jobs.c)
         )
         with self._db.write() as conn:
             row = conn.execute(stmt).first()
+            if row is not None and row.parent_id is not None:
+                _parent_has_begun(conn, row.parent_id)
         return job_from_row(row) if row is not None else None
 
     def record_step(
@@ -116,16 +121,7 @@ class SqlJobStore:
                 compensating=compensating,
                 lease_expires=now + lease_seconds,
             )
-            if not compensating:
-                values["status"] = JobStatus.RUNNING.value
             self._guarded(conn, job_id, owner, values)
-            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
-            if parent_id is not None and not compensating:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
-                    .values(status=JobStatus.RUNNING.value)
-                )
 
     def finish(
         self,
@@ -217,11 +213,7 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
         .order_by(jobs.c.position)
     ).all()
     if any(c.status not in _TERMINAL for c in children):
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
-            .values(status=JobStatus.RUNNING.value)
-        )
+        _parent_has_begun(conn, parent_id)
         return
     failed = next((c for c in children if c.status == JobStatus.FAIL.value), None)
     values: dict[str, Any] = dict(end_time=now, status=JobStatus.SUCCESS.value)
@@ -250,3 +242,11 @@ def load_job_tree(conn: Connection, project_id: str, job_id: str) -> tuple[Job, 
         select(jobs).where(jobs.c.parent_id == job_id).order_by(jobs.c.position)
     ).all()
     return job_from_row(row), [job_from_row(c) for c in children]
+
+
+def _parent_has_begun(conn: Connection, parent_id: str) -> None:
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
+        .values(status=JobStatus.RUNNING.value)
+    )

@@ -71,9 +71,15 @@ class InMemoryJobStore:
             for job_id in self._order:
                 lease = self._leases.get(job_id)
                 if job_id in self._runnable and (lease is None or lease[1] < now):
-                    job = replace(self.jobs[job_id], attempts=self.jobs[job_id].attempts + 1)
+                    job = replace(
+                        self.jobs[job_id],
+                        attempts=self.jobs[job_id].attempts + 1,
+                        status=JobStatus.RUNNING,
+                    )
                     self.jobs[job_id] = job
                     self._leases[job_id] = (owner, now + lease_seconds)
+                    if job.parent_id:
+                        self._parent_has_begun(job.parent_id)
                     return job
         return None
 
@@ -89,19 +95,10 @@ class InMemoryJobStore:
         with self._lock:
             self._check(job_id, owner)
             job = self.jobs[job_id]
-            status = JobStatus.RUNNING if not compensating else job.status
             self.jobs[job_id] = replace(
-                job,
-                steps_done=steps_done,
-                progress=dict(progress),
-                compensating=compensating,
-                status=status,
+                job, steps_done=steps_done, progress=dict(progress), compensating=compensating
             )
             self._leases[job_id] = (owner, self._clock() + lease_seconds)
-            if job.parent_id and not compensating:
-                parent = self.jobs[job.parent_id]
-                if parent.status is JobStatus.INIT:
-                    self.jobs[parent.id] = replace(parent, status=JobStatus.RUNNING)
 
     def finish(
         self,
@@ -127,13 +124,16 @@ class InMemoryJobStore:
             if job.parent_id:
                 self._settle(job.parent_id)
 
+    def _parent_has_begun(self, parent_id: str) -> None:
+        parent = self.jobs[parent_id]
+        if parent.status is JobStatus.INIT:
+            self.jobs[parent_id] = replace(parent, status=JobStatus.RUNNING)
+
     def _settle(self, parent_id: str) -> None:
         kids = self.children(parent_id)
         parent = self.jobs[parent_id]
         if not all(k.status.terminal for k in kids):
-            # As the SQL store: a child has ended, so the parent has begun.
-            if parent.status is JobStatus.INIT:
-                self.jobs[parent_id] = replace(parent, status=JobStatus.RUNNING)
+            self._parent_has_begun(parent_id)  # as the SQL store: a child has ended
             return
         failed = next((k for k in kids if k.status is JobStatus.FAIL), None)
         self.jobs[parent_id] = replace(

@@ -136,7 +136,7 @@ def test_three_steps_run_in_order_and_job_succeeds() -> None:
     assert job.attempts == 1
 
 
-def test_status_is_init_before_any_step_and_running_after_the_first() -> None:
+def test_status_is_init_until_a_worker_takes_the_job_then_running() -> None:
     engine = Engine()
     seen: list[tuple[str, JobStatus, JobStatus]] = []
 
@@ -152,11 +152,9 @@ def test_status_is_init_before_any_step_and_running_after_the_first() -> None:
 
     engine.worker().run_until_idle()
 
-    assert seen == [
-        ("child", JobStatus.INIT, JobStatus.INIT),
-        ("child", JobStatus.RUNNING, JobStatus.RUNNING),
-        ("child", JobStatus.RUNNING, JobStatus.RUNNING),
-    ]
+    # api.md §6.3: INIT→RUNNING as the work begins, so that no state shows a step's effect
+    # (e.g. a claimed target) beside a job still INIT
+    assert seen == [("child", JobStatus.RUNNING, JobStatus.RUNNING)] * 3
     assert engine.job("child").status is JobStatus.SUCCESS
     assert engine.job("top").status is JobStatus.SUCCESS
 
@@ -510,7 +508,7 @@ def test_worker_stops_quietly_when_its_job_is_taken_over_mid_step() -> None:
 
     assert engine.calls == [("run", "s0")]
     job = engine.job("job-1")
-    assert (job.status, job.steps_done, job.attempts) == (JobStatus.INIT, 0, 2)
+    assert (job.status, job.steps_done, job.attempts) == (JobStatus.RUNNING, 0, 2)
 
     engine.clock.advance(LEASE + 1)
     engine.worker("B").run_until_idle()
