@@ -40,4 +40,10 @@ def _rejection(request: NumaRequest, nodes: tuple[NodeView, ...]) -> Rejection:
         memory_per_node=request.memory_per_node,
         largest_free_vcpus=largest.vcpus_free if largest else 0,
         largest_free_memory=largest.memory_free if largest else 0,
+        nodes_needed=request.nodes,
+        nodes_with_room=sum(
+            1
+            for n in nodes
+            if n.vcpus_free >= request.vcpus_per_node and n.memory_free >= request.memory_per_node
+        ),
     )

@@ -75,13 +75,21 @@ class Rejection:
     memory_per_node: int
     largest_free_vcpus: int
     largest_free_memory: int
+    nodes_needed: int = 1
+    nodes_with_room: int = 0
 
     def describe(self) -> str:
-        return (
+        text = (
             f"{self.reason}: needed per NUMA node {self.vcpus_per_node} vCPUs and "
             f"{self.memory_per_node} MiB, largest free node has {self.largest_free_vcpus} vCPUs "
             f"and {self.largest_free_memory} MiB"
         )
+        if self.nodes_needed > 1:
+            text += (
+                f"; {self.nodes_with_room} node(s) have that much free, "
+                f"{self.nodes_needed} are needed"
+            )
+        return text
 
 
 class Strategy(StrEnum):

@@ -206,8 +206,29 @@ def test_misfit_rejection_names_rule_and_numbers(
 
     fit = fit_numa(request_, host_nodes)
 
-    assert fit == Rejection(rule, request_.vcpus_per_node, request_.memory_per_node, cpu, mem)
+    assert isinstance(fit, Rejection)
+    assert (fit.reason, fit.vcpus_per_node, fit.memory_per_node) == (
+        rule,
+        request_.vcpus_per_node,
+        request_.memory_per_node,
+    )
+    assert (fit.largest_free_vcpus, fit.largest_free_memory) == (cpu, mem)
+    assert fit.nodes_needed == request_.nodes
     assert host_nodes == before
+
+
+@pytest.mark.parametrize(
+    ("host_nodes", "with_room"),
+    [(nodes(32), 1), (nodes(32, 7), 1), (nodes(7, 7), 0), (nodes(8, 4), 1)],
+)
+def test_split_rejection_counts_the_nodes_that_have_room(
+    host_nodes: tuple[NodeView, ...], with_room: int
+) -> None:
+    fit = fit_numa(NumaRequest(16, 8192, 2), host_nodes)
+
+    assert isinstance(fit, Rejection)
+    assert (fit.nodes_needed, fit.nodes_with_room) == (2, with_room)
+    assert f"{with_room} node(s) have that much free, 2 are needed" in fit.describe()
 
 
 def test_single_node_rule_message_gives_needed_and_largest_free() -> None:
