@@ -99,6 +99,10 @@ class Server:
     # The DeH a running cold migration is bound for, so that the DeH cannot be released
     # before the job has claimed room on it. None when idle or bound for the public pool.
     migrating_to: str | None = None
+    # The (sub-)job that owns the current or last task. A new task may start only once that
+    # job has ended: a job ends in a transaction after the one that made the server idle, and
+    # a crash in between must not let another job in while the first one may still re-run.
+    task_job_id: str | None = None
 
     @property
     def status(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from coldshift.domain.errors import HostInUse, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
 from coldshift.domain.servers import RESIZE_TASKS, Server
-from coldshift.jobs.model import Job, NewJob
+from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_store import insert_job, load_job_tree
 from coldshift.persistence.rows import (
@@ -23,13 +23,14 @@ from coldshift.persistence.rows import (
     server_from_row,
     server_to_values,
 )
-from coldshift.persistence.tables import claims, client_tokens, hosts, numa_nodes, servers
+from coldshift.persistence.tables import claims, client_tokens, hosts, jobs, numa_nodes, servers
 from coldshift.placement.types import Placement
 from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
 
 _ON_HOST = "placed"
 _INCOMING = "incoming"
 _OUTGOING = "outgoing"
+_UNFINISHED = (JobStatus.INIT.value, JobStatus.RUNNING.value)
 
 
 class SqlRegionStore:
@@ -340,17 +341,28 @@ def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
 
 
 def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:
+    last_job_running = (
+        exists()
+        .where(jobs.c.id == servers.c.task_job_id, jobs.c.status.in_(_UNFINISHED))
+        .correlate(servers)
+    )
     query = update(servers).where(
         servers.c.id == guard.server_id,
         servers.c.task_state.is_(None),
         servers.c.locked.is_(False),
+        ~last_job_running,
     )
     if guard.vm_state is not None:
         query = query.where(servers.c.vm_state == guard.vm_state)
     if guard.host_id is not None:
         query = query.where(servers.c.host_id == guard.host_id)
     result = conn.execute(
-        query.values(task_state=guard.task_state, updated_at=now, **guard.also_set)
+        query.values(
+            task_state=guard.task_state,
+            task_job_id=guard.job_id,
+            updated_at=now,
+            **guard.also_set,
+        )
     )
     if result.rowcount != 1:
         raise ServerBusy(

@@ -33,6 +33,7 @@ def server_from_row(row: Row[Any]) -> Server:
         updated_at=m["updated_at"],
         launched_at=m["launched_at"],
         migrating_to=m["migrating_to"],
+        task_job_id=m["task_job_id"],
     )
 
 

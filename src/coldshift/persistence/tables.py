@@ -97,6 +97,7 @@ servers = Table(
     Column("updated_at", Float, nullable=False),
     Column("launched_at", Float, nullable=True),
     Column("migrating_to", String(64), nullable=True),
+    Column("task_job_id", String(32), nullable=True),
     Index("ix_servers_project_created", "project_id", "created_at"),
     Index("ix_servers_host", "host_id"),
     Index("ix_servers_migrating_to", "migrating_to"),

@@ -29,27 +29,27 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
     source = region.store.get_host(server.host_id) if server.host_id else None
     target = _target(region, cmd, server, source)
     entities = {"server_id": server.id}
+    sub_job = NewJob(
+        id=new_job_id(),
+        project_id=cmd.project_id,
+        job_type=MIGRATE_SUB_JOB,
+        entities=entities,
+        payload={
+            "source_host_id": server.host_id,
+            "target_host_id": target.id if target else None,
+        },
+    )
     job = NewJob(
         id=new_job_id(),
         project_id=cmd.project_id,
         job_type=MIGRATE_JOB,
         entities=entities,
-        children=(
-            NewJob(
-                id=new_job_id(),
-                project_id=cmd.project_id,
-                job_type=MIGRATE_SUB_JOB,
-                entities=entities,
-                payload={
-                    "source_host_id": server.host_id,
-                    "target_host_id": target.id if target else None,
-                },
-            ),
-        ),
+        children=(sub_job,),
     )
     guard = TaskGuard(
         server.id,
         TaskState.RESIZE_PREP.value,
+        sub_job.id,
         vm_state=VmState.STOPPED.value,
         host_id=server.host_id,
         also_set={"migrating_to": target.id if target else None},

@@ -14,7 +14,9 @@ from coldshift.placement.types import Placement
 
 @dataclass(frozen=True, slots=True)
 class TaskGuard:
-    """Move an idle, unlocked server to ``task_state``, or refuse the whole submission.
+    """Move an idle, unlocked server to ``task_state`` for the job ``job_id``, or refuse the
+    whole submission. A server is idle when it has no task and the job of its last task has
+    ended.
 
     ``vm_state`` and ``host_id``, when given, must still be what the request checked: a
     concurrent request may have changed them between the check and the submission.
@@ -23,6 +25,7 @@ class TaskGuard:
 
     server_id: str
     task_state: str
+    job_id: str
     vm_state: str | None = None
     host_id: str | None = None
     also_set: Mapping[str, Any] = field(default_factory=dict)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coldshift.domain.commands import CreateServers
 from coldshift.domain.errors import (
@@ -99,6 +99,10 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
             )
             for s in servers
         ),
+    )
+    # each server's task (building) belongs to its sub-job
+    servers = tuple(
+        replace(s, task_job_id=child.id) for s, child in zip(servers, job.children, strict=True)
     )
     ids = tuple(s.id for s in servers)
     token = None
@@ -223,17 +227,16 @@ def batch_action(
     for server in servers:
         _check_manageable(server)
         mode = _mode(server, applies_to, noop_state)
-        if mode == "run":
-            guards.append(TaskGuard(server.id, task))
-        children.append(
-            NewJob(
-                id=new_job_id(),
-                project_id=project_id,
-                job_type=sub_type,
-                entities={"server_id": server.id},
-                payload={"mode": mode, **(options or {})},
-            )
+        child = NewJob(
+            id=new_job_id(),
+            project_id=project_id,
+            job_type=sub_type,
+            entities={"server_id": server.id},
+            payload={"mode": mode, **(options or {})},
         )
+        if mode == "run":
+            guards.append(TaskGuard(server.id, task, child.id))
+        children.append(child)
     job = NewJob(
         id=new_job_id(),
         project_id=project_id,

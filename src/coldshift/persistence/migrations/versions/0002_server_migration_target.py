@@ -1,4 +1,5 @@
-"""servers.migrating_to: the DeH a running cold migration is bound for
+"""servers.migrating_to (the DeH a running cold migration is bound for) and
+servers.task_job_id (the job that owns the server's task)
 
 Revision ID: 0002
 Revises: 0001
@@ -20,10 +21,12 @@ def upgrade() -> None:
     # batch mode: SQLite cannot ALTER TABLE ADD COLUMN with every constraint kind
     with op.batch_alter_table("servers") as batch:
         batch.add_column(sa.Column("migrating_to", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("task_job_id", sa.String(length=32), nullable=True))
         batch.create_index("ix_servers_migrating_to", ["migrating_to"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("servers") as batch:
         batch.drop_index("ix_servers_migrating_to")
+        batch.drop_column("task_job_id")
         batch.drop_column("migrating_to")
