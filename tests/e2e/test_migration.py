@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkdeh.v1 import model as deh_model
 
 from tests.e2e import admin, rawhttp, sdk
 from tests.e2e.conftest import Region
@@ -151,8 +152,9 @@ def test_what_a_user_sees_while_the_migration_runs(region: Region) -> None:
     phase("resize_migrating", "copy_disks")
     assert placement_of(region, server_id)[2:] == before[2:]
     # both ends hold the guest: the target's room is claimed, the source's still held
-    assert deh_state(region, source)[:3] == (12, 32768 - 8192, 1)
-    assert deh_state(region, target)[:3] == (12, 32768 - 8192, 0)
+    assert deh_state(region, source)[:4] == (12, 32768 - 8192, 1, [server_id])
+    assert deh_state(region, target)[:4] == (12, 32768 - 8192, 0, [])
+    assert (listed(region, source), listed(region, target)) == ([server_id], [])
     refuse_everything_while_migrating(region, server_id, source, target)
 
     admin.release(region.url, "copy_disks")
@@ -161,14 +163,24 @@ def test_what_a_user_sees_while_the_migration_runs(region: Region) -> None:
     phase("resize_finish", "confirm_migration")
     switched = placement_of(region, server_id)
     assert switched[DEH] == [target] and switched[HOST] != before[HOST]
-    assert deh_state(region, source)[0] == 12  # released only at SUCCESS
+    # api.md §5.7: listed on the source, not yet on the target, until the job succeeds
+    assert deh_state(region, source)[:4] == (12, 32768 - 8192, 1, [server_id])
+    assert deh_state(region, target)[:4] == (12, 32768 - 8192, 0, [])
+    assert (listed(region, source), listed(region, target)) == ([server_id], [])
     admin.release(region.url, "confirm_migration")
 
     assert sdk.wait_job(client, job_id).status == "SUCCESS"
     assert placement_of(region, server_id)[:2] == ("SHUTOFF", None)
     assert deh_state(region, source) == (16, 32768, 0, [], [8, 8])
     assert deh_state(region, target) == (12, 32768 - 8192, 1, [server_id], [4, 8])
+    assert (listed(region, source), listed(region, target)) == ([], [server_id])
     assert_quiet_and_consistent(region)
+
+
+def listed(region: Region, deh_id: str) -> list[str]:
+    """The ids ``GET /v1.0/{p}/dedicated-hosts/{id}/servers`` lists."""
+    request = deh_model.ListServersDedicatedHostRequest(dedicated_host_id=deh_id)
+    return [s.id for s in region.deh().list_servers_dedicated_host(request).servers]
 
 
 def refuse_everything_while_migrating(

@@ -7,12 +7,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select, text, update
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
-from coldshift.domain.servers import RESIZE_TASKS, Server
+from coldshift.domain.servers import RESIZE_TASKS, Server, TaskState
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_store import insert_job, load_job_tree
@@ -30,6 +41,7 @@ from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuar
 _ON_HOST = "placed"
 _INCOMING = "incoming"
 _OUTGOING = "outgoing"
+_SWITCHED_TASK = TaskState.RESIZE_FINISH.value
 _UNFINISHED = (JobStatus.INIT.value, JobStatus.RUNNING.value)
 
 
@@ -58,9 +70,10 @@ class SqlRegionStore:
             return [server_from_row(r) for r in conn.execute(query)]
 
     def servers_on_host(self, host_id: str) -> list[Server]:
+        listed = _listed_on([host_id]).subquery()
         query = (
             select(servers)
-            .where(servers.c.host_id == host_id)
+            .where(servers.c.id.in_(select(listed.c.server_id)))
             .order_by(servers.c.created_at, servers.c.id)
         )
         with self._db.read() as conn:
@@ -99,11 +112,9 @@ class SqlRegionStore:
         return [host_from_row(r, nodes.get(r.id, ())) for r in rows]
 
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
-        ids = list(host_ids)
-        query = (
-            select(servers.c.host_id, servers.c.id)
-            .where(servers.c.host_id.in_(ids))
-            .order_by(servers.c.created_at, servers.c.id)
+        listed = _listed_on(list(host_ids)).subquery()
+        query = select(listed.c.host_id, listed.c.server_id).order_by(
+            listed.c.created_at, listed.c.server_id
         )
         result: dict[str, list[str]] = defaultdict(list)
         with self._db.read() as conn:
@@ -306,6 +317,26 @@ class SqlRegionStore:
         with self._db.write() as conn:
             _release(conn, server_id, None)
             conn.execute(delete(servers).where(servers.c.id == server_id))
+
+
+def _listed_on(host_ids: list[str]) -> CompoundSelect[tuple[str, str, float]]:
+    """(host_id, server_id, created_at) of the servers each host lists (api.md §5.7): those
+    placed there, except one whose migration has switched onto it and not yet ended; and
+    those migrating away from it, until their job ends (their "outgoing" claims)."""
+    placed = select(
+        servers.c.host_id.label("host_id"),
+        servers.c.id.label("server_id"),
+        servers.c.created_at,
+    ).where(
+        servers.c.host_id.in_(host_ids),
+        or_(servers.c.task_state.is_(None), servers.c.task_state != _SWITCHED_TASK),
+    )
+    leaving = (
+        select(claims.c.host_id, servers.c.id, servers.c.created_at)
+        .join(servers, servers.c.id == claims.c.server_id)
+        .where(claims.c.role == _OUTGOING, claims.c.host_id.in_(host_ids))
+    )
+    return union(placed, leaving)  # UNION also drops the duplicate rows of a multi-node claim
 
 
 def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
