@@ -40,8 +40,9 @@ OUTGOING = "outgoing"
 IDLE_AGAIN = {"task_state": None, "migrating_to": None}
 
 
-def _target_host(region: Region, server_id: str, role: str = INCOMING) -> Host | None:
-    host_id = region.store.claimed_host(server_id, role)
+def _target_host(region: Region, server_id: str) -> Host | None:
+    """The host the migration has claimed room on, until the switch-over."""
+    host_id = region.store.claimed_host(server_id, INCOMING)
     return region.store.get_host(host_id) if host_id else None
 
 
