@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdeh.v1 import model as deh_model
+from huaweicloudsdkecs.v2 import model as ecs
 
 from tests.e2e import admin, rawhttp, sdk
 from tests.e2e.conftest import Region
@@ -115,8 +116,6 @@ def test_every_no_target_form_moves_to_the_pool(region: Region, body: bytes) -> 
 
 
 def test_the_sdk_without_a_body_moves_to_the_pool(region: Region) -> None:
-    from huaweicloudsdkecs.v2 import model as ecs
-
     client = region.ecs()
     [deh] = sdk.allocate(region.deh())
     [server_id] = sdk.stopped_servers(client, tenancy="dedicated", dedicated_host_id=deh)

@@ -8,33 +8,16 @@ import time
 import pytest
 
 from coldshift.domain.errors import HostInUse
-from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
+from coldshift.domain.hosts import Host, HostState
 from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.placement import NumaFit, Placement
+from tests.integration.hosts import deh_with_nodes
 
 
 def _host(host_id: str, vcpus_per_node: int = 8, nodes: int = 2) -> Host:
-    return Host(
-        id=host_id,
-        kind=HostKind.DEH,
-        name=host_id,
-        project_id="p",
-        availability_zone="az",
-        host_type="t1",
-        state=HostState.AVAILABLE,
-        auto_placement="on",
-        vcpus=vcpus_per_node * nodes,
-        memory_mb=16384 * nodes,
-        sockets=nodes,
-        cores=nodes,
-        allocated_at=time.time(),
-        released_at=None,
-        nodes=tuple(
-            NumaNode(i, vcpus_per_node, 16384, vcpus_per_node, 16384) for i in range(nodes)
-        ),
-    )
+    return deh_with_nodes(host_id, [(vcpus_per_node, 16384)] * nodes)
 
 
 def _race(store: SqlRegionStore, placements: list[tuple[str, Placement]]) -> list[bool]:

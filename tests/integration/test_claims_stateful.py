@@ -43,7 +43,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from coldshift.domain.errors import HostInUse
-from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
+from coldshift.domain.hosts import Host, HostState
 from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
 from coldshift.persistence.region_store import SqlRegionStore
@@ -58,6 +58,7 @@ from coldshift.placement import (
     choose_host,
 )
 from coldshift.services.placing import host_view
+from tests.integration.hosts import deh_with_nodes
 
 PLACED, INCOMING, OUTGOING = "placed", "incoming", "outgoing"
 ROLES = (PLACED, INCOMING, OUTGOING)
@@ -168,26 +169,6 @@ class Model:
         self.free[key] = (cpu + sign * share.vcpus, mem + sign * share.memory_mb)
 
 
-def _host(host_id: str, sizes: Sequence[tuple[int, int]]) -> Host:
-    return Host(
-        id=host_id,
-        kind=HostKind.DEH,
-        name=host_id,
-        project_id="p",
-        availability_zone="az",
-        host_type="t1",
-        state=HostState.AVAILABLE,
-        auto_placement="on",
-        vcpus=sum(cpu for cpu, _ in sizes),
-        memory_mb=sum(mem for _, mem in sizes),
-        sockets=len(sizes),
-        cores=len(sizes),
-        allocated_at=time.time(),
-        released_at=None,
-        nodes=tuple(NumaNode(i, cpu, mem, cpu, mem) for i, (cpu, mem) in enumerate(sizes)),
-    )
-
-
 def _pick(data: st.DataObject, choices: Sequence[str]) -> str:
     return data.draw(st.sampled_from(sorted(choices)))
 
@@ -208,7 +189,10 @@ class ClaimsMachine(RuleBasedStateMachine):
     # At least two hosts, so that a migration has somewhere to go.
     @initialize(shapes=st.lists(host_shapes, min_size=2, max_size=3))
     def add_hosts(self, shapes: list[list[tuple[int, int]]]) -> None:
-        new = [_host(f"{self.prefix}-h{len(self.host_ids) + i}", s) for i, s in enumerate(shapes)]
+        new = [
+            deh_with_nodes(f"{self.prefix}-h{len(self.host_ids) + i}", s)
+            for i, s in enumerate(shapes)
+        ]
         self.store.add_hosts(new)
         for host in new:
             self.model.add_host(host)

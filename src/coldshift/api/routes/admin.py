@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,14 +19,7 @@ router = APIRouter()
 
 
 def _view(state: OperationState) -> dict[str, Any]:
-    return {
-        "operation": state.operation,
-        "fail_next": state.fail_next,
-        "hold_seconds": state.hold_seconds,
-        "in_progress": state.in_progress,
-        "calls": state.calls,
-        "faultable": state.faultable,
-    }
+    return asdict(state)
 
 
 @router.get("/v1/admin/driver")

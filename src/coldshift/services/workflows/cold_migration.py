@@ -33,7 +33,7 @@ from coldshift.services.placing import (
     pool_candidates,
 )
 from coldshift.services.targets import DEDICATED, SHARED
-from coldshift.services.workflows.common import guest_of, job_server
+from coldshift.services.workflows.common import guest_of, host_name, job_server
 
 INCOMING = "incoming"
 OUTGOING = "outgoing"
@@ -44,11 +44,6 @@ def _target_host(region: Region, server_id: str) -> Host | None:
     """The host the migration has claimed room on, until the switch-over."""
     host_id = region.store.claimed_host(server_id, INCOMING)
     return region.store.get_host(host_id) if host_id else None
-
-
-def _host_name(region: Region, host_id: str | None) -> str:
-    host = region.store.get_host(host_id) if host_id else None
-    return host.name if host else ""
 
 
 @dataclass
@@ -111,7 +106,7 @@ class DriverStep:
 
     def _guest(self, ctx: StepContext) -> tuple[Server, GuestSpec, str]:
         server = job_server(self.region, ctx)
-        source = _host_name(self.region, ctx.job.payload.get("source_host_id"))
+        source = host_name(self.region, ctx.job.payload.get("source_host_id"))
         target = _target_host(self.region, server.id)
         return server, guest_of(self.region, server, source), target.name if target else ""
 
@@ -152,7 +147,7 @@ class Confirm:
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
-        source = _host_name(self.region, ctx.job.payload.get("source_host_id"))
+        source = host_name(self.region, ctx.job.payload.get("source_host_id"))
         self.region.driver.confirm_migration(guest_of(self.region, server, source))
         self.region.store.release_claims(server.id, OUTGOING, IDLE_AGAIN)
 

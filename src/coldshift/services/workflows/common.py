@@ -26,6 +26,6 @@ def guest_of(region: Region, server: Server, host_name: str | None = None) -> Gu
     )
 
 
-def host_name(region: Region, server: Server) -> str | None:
-    host = region.store.get_host(server.host_id) if server.host_id else None
+def host_name(region: Region, host_id: str | None) -> str | None:
+    host = region.store.get_host(host_id) if host_id else None
     return host.name if host else None

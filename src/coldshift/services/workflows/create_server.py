@@ -82,7 +82,9 @@ class Boot:
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
         try:
-            self.region.driver.boot(guest_of(self.region, server, host_name(self.region, server)))
+            self.region.driver.boot(
+                guest_of(self.region, server, host_name(self.region, server.host_id))
+            )
         except DriverError as exc:
             raise StepFailed(CREATE_FAILED, f"{CREATE_FAILED}: {exc.reason}") from exc
 

@@ -41,7 +41,8 @@ class DriverAction:
             )
         try:
             self.call(
-                self.region.driver, guest_of(self.region, server, host_name(self.region, server))
+                self.region.driver,
+                guest_of(self.region, server, host_name(self.region, server.host_id)),
             )
         except DriverError as exc:
             raise StepFailed(self.error_code, f"{self.error_code}: {exc.reason}") from exc
