@@ -42,6 +42,7 @@ def insert_job(
             lease_expires=None,
             runnable=leaf,
             attempts=0,
+            claimed_at=None,
         )
     )
     for index, child in enumerate(new.children):
@@ -94,6 +95,7 @@ class SqlJobStore:
                 lease_owner=owner,
                 lease_expires=now + lease_seconds,
                 attempts=jobs.c.attempts + 1,
+                claimed_at=now,
                 status=JobStatus.RUNNING.value,  # a runnable job is never terminal
             )
             .returning(*jobs.c)

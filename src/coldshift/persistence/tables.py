@@ -126,6 +126,7 @@ jobs = Table(
     Column("lease_expires", Float, nullable=True),
     Column("runnable", Boolean, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", Float, nullable=True),  # when a worker last took the job
     Index("ix_jobs_runnable", "runnable", "created_at"),
     Index("ix_jobs_parent", "parent_id"),
     Index("ix_jobs_end_time", "end_time"),
