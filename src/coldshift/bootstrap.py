@@ -13,6 +13,7 @@ from coldshift.domain.catalog import Catalog
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.worker import Worker
 from coldshift.persistence.db import Database, connect
+from coldshift.persistence.job_signals import JobListener
 from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.persistence.schema import start_up_lock, upgrade
@@ -32,6 +33,7 @@ class Container:
     driver: SimulatedDriver
     job_store: SqlJobStore
     worker: Worker
+    listener: JobListener | None = None
     stopped: bool = False
 
 
@@ -55,7 +57,9 @@ def build(settings: Settings, catalog: Catalog) -> Container:
         clock=clock,
     )
     notifier.target = worker
-    return Container(settings, catalog, db, region, driver, job_store, worker)
+    # Several processes may share a PostgreSQL database: each hears the others' new jobs.
+    listener = None if db.is_sqlite else JobListener(db, worker.notify)
+    return Container(settings, catalog, db, region, driver, job_store, worker, listener)
 
 
 def prepare(container: Container) -> None:
@@ -73,6 +77,8 @@ def prepare(container: Container) -> None:
 def start(container: Container) -> None:
     prepare(container)
     container.worker.start()
+    if container.listener is not None:
+        container.listener.start()
 
 
 def stop(container: Container) -> None:
@@ -80,8 +86,10 @@ def stop(container: Container) -> None:
     if container.stopped:
         return
     container.stopped = True
-    handed_back = container.worker.stop()
-    log.warning("coldshift stopped: job workers finished, %d jobs handed back", handed_back)
+    if container.listener is not None:
+        container.listener.stop()
+    released = container.worker.stop(drain_seconds=container.settings.drain_seconds)
+    log.warning("coldshift stopped: job workers ended, %d jobs released mid-step", released)
     container.db.dispose()
 
 

@@ -15,6 +15,7 @@ class Settings:
     workers: int = 16
     lease_seconds: float = 5.0
     poll_seconds: float = 0.5
+    drain_seconds: float = 10.0
     job_retention_seconds: float = 86400.0
     max_body_bytes: int = 1024 * 1024
     signature_skew_seconds: float = 900.0

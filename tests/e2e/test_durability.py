@@ -134,7 +134,7 @@ def test_sigterm_with_jobs_in_flight_loses_no_job(cold_region: Region) -> None:
     # uvicorn re-raises SIGTERM after its shutdown, so -15 is a clean exit too
     assert process.returncode in (0, -15)
     log = (region.tmp / "serve-0.log").read_text()
-    assert "coldshift stopped: job workers finished" in log
+    assert "coldshift stopped: job workers ended" in log
     client = region.ecs()
     assert sdk.wait_job(client, job_id, timeout=120).status == "SUCCESS"
     assert {s.status for s in all_servers(region)} == {"ACTIVE"}

@@ -41,6 +41,13 @@ def serve(
     ] = "coldshift-data",
     workers: Annotated[int, typer.Option(help="Job worker threads.")] = 16,
     lease_seconds: Annotated[float, typer.Option(help="Job lease (takeover after).")] = 5.0,
+    poll_seconds: Annotated[
+        float, typer.Option(help="Idle workers look for jobs this often (besides wake-ups).")
+    ] = 0.5,
+    drain_seconds: Annotated[
+        float,
+        typer.Option(help="On SIGTERM, running jobs may end within this; then handed back."),
+    ] = 10.0,
     job_retention_hours: Annotated[
         float, typer.Option(help="How long finished jobs stay queryable.")
     ] = 24.0,
@@ -56,6 +63,8 @@ def serve(
         port=port,
         workers=workers,
         lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        drain_seconds=drain_seconds,
         job_retention_seconds=job_retention_hours * 3600,
     )
     lock = _single_process_lock(settings.db_url)

@@ -42,5 +42,9 @@ class JobStore(Protocol):
     def release(self, owner: str, job_ids: list[str]) -> None:
         """Hand jobs back so that another worker takes them at once."""
 
+    def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        """At a step boundary: persist ``progress`` and free the lease in one transaction,
+        so that another worker continues the job at once; raise LeaseLost."""
+
     def purge_finished(self, older_than: float) -> int:
         """Delete terminal top-level jobs (and their children) that ended before ``older_than``."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from coldshift.jobs.ports import JobStore, LeaseLost
-from coldshift.jobs.runner import JobRunner
+from coldshift.jobs.runner import HandedBack, JobRunner
 from coldshift.jobs.workflow import WorkflowRegistry
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Worker:
         clock: Callable[[], float],
     ) -> None:
         self._store = store
-        self._runner = JobRunner(store, registry, owner, lease_seconds)
+        self._runner = JobRunner(store, registry, owner, lease_seconds, self._past_drain)
         self._owner = owner
         self._concurrency = concurrency
         self._lease = lease_seconds
@@ -38,9 +38,13 @@ class Worker:
         self._wake = threading.Condition()
         self._pending_wakeups = 0
         self._stopping = threading.Event()
+        self._drain_deadline = float("inf")
+        # Leases are renewed until the last job thread has ended, not merely until stop().
+        self._heartbeat_stopping = threading.Event()
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._heartbeat: threading.Thread | None = None
 
     @property
     def owner(self) -> str:
@@ -49,7 +53,10 @@ class Worker:
     def start(self) -> None:
         for i in range(self._concurrency):
             self._spawn(self._work_loop, f"coldshift-worker-{i}")
-        self._spawn(self._heartbeat_loop, "coldshift-heartbeat")
+        self._heartbeat = threading.Thread(
+            target=self._heartbeat_loop, name="coldshift-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
 
     def notify(self, count: int = 1) -> None:
         """A job was recorded: wake idle threads now instead of at the next poll."""
@@ -57,15 +64,21 @@ class Worker:
             self._pending_wakeups += count
             self._wake.notify(count)
 
-    def stop(self, timeout: float = 30.0) -> int:
-        """Stop taking jobs, let running ones reach their end within ``timeout``, and hand
-        back (release the lease of) what is still held. Returns how many were handed back."""
+    def stop(self, drain_seconds: float = 10.0, timeout: float = 30.0) -> int:
+        """Stop taking jobs; running ones may reach their end within ``drain_seconds``, then
+        each is handed back at its next step boundary. What a step still holds after
+        ``timeout`` (a stuck driver call) is released as a crash would leave it.
+        Returns how many jobs were released that way."""
+        self._drain_deadline = time.monotonic() + drain_seconds
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._heartbeat_stopping.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(max(0.0, deadline - time.monotonic()))
         with self._held_lock:
             left = list(self._held)
         if left:
@@ -76,6 +89,9 @@ class Worker:
         """Run jobs in the calling thread until none is runnable (tests, one-shot tools)."""
         while self._run_one():
             pass
+
+    def _past_drain(self) -> bool:
+        return self._stopping.is_set() and time.monotonic() >= self._drain_deadline
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -107,13 +123,15 @@ class Worker:
             self._runner.run(job)
         except LeaseLost:
             log.warning("job %s was taken over by another worker", job.id)
+        except HandedBack:
+            log.warning("job %s handed back at a step boundary (stopping)", job.id)
         finally:
             with self._held_lock:
                 self._held.discard(job.id)
         return True
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopping.wait(self._lease / 3):
+        while not self._heartbeat_stopping.wait(self._lease / 3):
             try:
                 with self._held_lock:
                     held = list(self._held)

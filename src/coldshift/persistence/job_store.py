@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, and_, delete, or_, select, update
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.jobs.ports import LeaseLost
 from coldshift.persistence.db import Database
+from coldshift.persistence.job_signals import announce
 from coldshift.persistence.tables import jobs
 
 _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
@@ -17,8 +18,9 @@ _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
 
 def insert_job(
     conn: Connection, new: NewJob, now: float, parent_id: str | None = None, position: int = 0
-) -> None:
-    """Record a job and its children inside the caller's transaction."""
+) -> int:
+    """Record a job and its children inside the caller's transaction; return how many of
+    them are runnable (the leaves)."""
     leaf = not new.children
     conn.execute(
         jobs.insert().values(
@@ -45,8 +47,10 @@ def insert_job(
             claimed_at=None,
         )
     )
-    for index, child in enumerate(new.children):
+    return int(leaf) + sum(
         insert_job(conn, child, now, parent_id=new.id, position=index)
+        for index, child in enumerate(new.children)
+    )
 
 
 def job_from_row(row: Row[Any]) -> Job:
@@ -169,11 +173,18 @@ class SqlJobStore:
 
     def release(self, owner: str, job_ids: list[str]) -> None:
         with self._db.write() as conn:
-            conn.execute(
+            result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id.in_(job_ids), jobs.c.lease_owner == owner)
                 .values(lease_owner=None, lease_expires=None)
             )
+            announce(conn, result.rowcount)
+
+    def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        with self._db.write() as conn:
+            values = dict(progress=progress, lease_owner=None, lease_expires=None)
+            self._guarded(conn, job_id, owner, values)
+            announce(conn, 1)
 
     def release_all(self) -> int:
         """Free every lease: for a single-process database whose previous process died."""

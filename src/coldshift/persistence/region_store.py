@@ -26,6 +26,7 @@ from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
 from coldshift.domain.servers import RESIZE_TASKS, Server, TaskState
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.persistence.db import Database
+from coldshift.persistence.job_signals import announce
 from coldshift.persistence.job_store import insert_job, load_job_tree
 from coldshift.persistence.rows import (
     host_from_row,
@@ -151,7 +152,7 @@ class SqlRegionStore:
                     _apply_guard(conn, guard, now)
                 if new_servers:
                     conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
-                insert_job(conn, job, now)
+                announce(conn, insert_job(conn, job, now))
                 if client_token is not None:
                     conn.execute(
                         client_tokens.insert().values(

@@ -156,6 +156,12 @@ class InMemoryJobStore:
                 if self._leases.get(job_id, ("",))[0] == owner:
                     del self._leases[job_id]
 
+    def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        with self._lock:
+            self._check(job_id, owner)
+            self.jobs[job_id] = replace(self.jobs[job_id], progress=dict(progress))
+            del self._leases[job_id]
+
     def purge_finished(self, older_than: float) -> int:
         with self._lock:
             old = [

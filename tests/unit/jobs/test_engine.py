@@ -20,7 +20,7 @@ from coldshift.jobs import (
     Workflow,
     WorkflowRegistry,
 )
-from coldshift.jobs.runner import JobRunner
+from coldshift.jobs.runner import HANDED_BACK, HandedBack, JobRunner
 from coldshift.jobs.workflow import INTERRUPTED_CODE
 from coldshift.testing import FrozenClock, InMemoryJobStore
 
@@ -638,3 +638,122 @@ def test_stop_without_any_job_returns() -> None:
     worker.stop(timeout=10.0)
 
     assert not any(t.is_alive() for t in started)
+
+
+# --- graceful stop: hand back at a step boundary --------------------------------------------
+
+
+def test_a_runner_asked_to_yield_hands_the_job_back_after_the_step_it_is_in() -> None:
+    engine = Engine()
+    yielding = threading.Event()
+    # the first step is asked to stop while it runs: it completes, then the job goes back
+    engine.register(3, commit_point=2, on_run={0: lambda _: yielding.set()})
+    engine.store.add(single())
+    job = engine.store.claim_next("A", LEASE)
+    assert job is not None
+
+    with pytest.raises(HandedBack):
+        JobRunner(engine.store, engine.registry, "A", LEASE, yielding.is_set).run(job)
+
+    assert engine.calls == [("run", "s0")]
+    assert engine.job("job-1").steps_done == 1
+    # the lease is free at once: another worker takes it without waiting for expiry
+    assert engine.store.claim_next("B", LEASE) is not None
+
+
+def test_a_handed_back_job_goes_on_forward_even_before_its_commit_point() -> None:
+    """Unlike a crash, a hand-back cut no step short: the next worker continues it."""
+    engine = Engine()
+    yielding = threading.Event()
+    engine.register(3, commit_point=2, on_run={0: lambda _: yielding.set()})
+    engine.store.add(single())
+    job = engine.store.claim_next("A", LEASE)
+    assert job is not None
+    with pytest.raises(HandedBack):
+        JobRunner(engine.store, engine.registry, "A", LEASE, yielding.is_set).run(job)
+    engine.calls.clear()
+
+    taken = engine.store.claim_next("B", LEASE)
+    assert taken is not None and taken.attempts == 2
+    engine.runner("B").run(taken)
+
+    assert engine.calls == [("run", "s1"), ("run", "s2")]
+    assert engine.job("job-1").status is JobStatus.SUCCESS
+    assert HANDED_BACK not in engine.job("job-1").progress
+
+
+def test_a_job_handed_back_while_compensating_finishes_its_undo_elsewhere() -> None:
+    engine = Engine()
+    engine.register(3, commit_point=None, fail_at=2, fail=StepFailed("Ecs.0319", "no room"))
+    engine.store.add(single())
+    job = engine.store.claim_next("A", LEASE)
+    assert job is not None
+    asked = iter([False, False, False, False, True])  # yield after the undo has begun
+    with pytest.raises(HandedBack):
+        JobRunner(engine.store, engine.registry, "A", LEASE, lambda: next(asked, True)).run(job)
+    assert engine.job(job.id).compensating
+
+    taken = engine.store.claim_next("B", LEASE)
+    assert taken is not None
+    engine.runner("B").run(taken)
+
+    finished = engine.job(job.id)
+    assert (finished.status, finished.error_code) == (JobStatus.FAIL, "Ecs.0319")
+    assert engine.calls[-1] == ("compensate", "s0")
+
+
+def test_stopping_worker_hands_back_a_running_job_once_the_drain_time_is_over() -> None:
+    engine = Engine()
+    in_step = threading.Event()
+    may_finish = threading.Event()
+
+    def block(_: StepContext) -> None:
+        in_step.set()
+        assert may_finish.wait(10.0)
+
+    engine.register(3, commit_point=2, on_run={0: block})
+    worker = engine.worker("A", concurrency=1, poll_seconds=3600.0)
+    worker.start()
+    engine.store.add(single())
+    worker.notify()
+    assert in_step.wait(10.0)
+
+    stopper = threading.Thread(target=lambda: worker.stop(drain_seconds=0.0, timeout=10.0))
+    stopper.start()
+    wait_for(lambda: worker._stopping.is_set())
+    may_finish.set()
+    stopper.join(10.0)
+
+    job = engine.job("job-1")
+    assert (job.status, job.steps_done) == (JobStatus.RUNNING, 1)
+    assert job.progress.get(HANDED_BACK) is True
+    taken = engine.store.claim_next("B", LEASE)
+    assert taken is not None
+    engine.runner("B").run(taken)
+    assert engine.job("job-1").status is JobStatus.SUCCESS
+
+
+def test_a_stopping_worker_lets_a_running_job_end_within_the_drain_time() -> None:
+    engine = Engine()
+    in_step = threading.Event()
+    may_finish = threading.Event()
+
+    def block(_: StepContext) -> None:
+        in_step.set()
+        assert may_finish.wait(10.0)
+
+    engine.register(3, commit_point=2, on_run={0: block})
+    worker = engine.worker("A", concurrency=1, poll_seconds=3600.0)
+    worker.start()
+    engine.store.add(single())
+    worker.notify()
+    assert in_step.wait(10.0)
+
+    stopper = threading.Thread(target=lambda: worker.stop(drain_seconds=60.0, timeout=60.0))
+    stopper.start()
+    wait_for(lambda: worker._stopping.is_set())
+    may_finish.set()
+    stopper.join(10.0)
+
+    assert not stopper.is_alive()
+    assert engine.job("job-1").status is JobStatus.SUCCESS
