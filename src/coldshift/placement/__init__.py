@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coldshift.placement.engine import choose_host
+from coldshift.placement.index import CapacityIndex
 from coldshift.placement.numa_fit import fit_numa
 from coldshift.placement.types import (
     HostView,
@@ -15,6 +16,7 @@ from coldshift.placement.types import (
 )
 
 __all__ = [
+    "CapacityIndex",
     "HostView",
     "NodeView",
     "NumaFit",

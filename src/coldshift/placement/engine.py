@@ -33,11 +33,20 @@ def choose_host(
             rejections.append(fit)
     if not fitting:
         return _closest(request, rejections)
-    fitting.sort(key=lambda hf: _order_key(hf[0], strategy))
+    fitting.sort(key=lambda hf: order_key(hf[0], strategy))
     return [Placement(host.host_id, fit) for host, fit in fitting]
 
 
-def _order_key(host: HostView, strategy: Strategy) -> tuple[float, int, str]:
+def closest_rejection(request: NumaRequest, hosts: Iterable[HostView]) -> Rejection:
+    """The Rejection ``choose_host`` gives when none of ``hosts`` fits."""
+    return _closest(
+        request,
+        [r for h in hosts if isinstance(r := fit_numa(request, h.nodes), Rejection)],
+    )
+
+
+def order_key(host: HostView, strategy: Strategy) -> tuple[float, int, str]:
+    """Smallest first: SPREAD by load, then most free memory; PACK the reverse; then name."""
     load = 1.0 - host.vcpus_free / host.vcpus_total if host.vcpus_total else 1.0
     primary = load if strategy is Strategy.SPREAD else -load
     return (

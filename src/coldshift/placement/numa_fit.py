@@ -41,9 +41,10 @@ def _rejection(request: NumaRequest, nodes: tuple[NodeView, ...]) -> Rejection:
         largest_free_vcpus=largest.vcpus_free if largest else 0,
         largest_free_memory=largest.memory_free if largest else 0,
         nodes_needed=request.nodes,
-        nodes_with_room=sum(
-            1
-            for n in nodes
-            if n.vcpus_free >= request.vcpus_per_node and n.memory_free >= request.memory_per_node
-        ),
+        nodes_with_room=nodes_with_room(request.vcpus_per_node, request.memory_per_node, nodes),
     )
+
+
+def nodes_with_room(vcpus: int, memory: int, nodes: tuple[NodeView, ...]) -> int:
+    """How many nodes have ``vcpus`` and ``memory`` free: a guest fits iff enough do."""
+    return sum(1 for n in nodes if n.vcpus_free >= vcpus and n.memory_free >= memory)
