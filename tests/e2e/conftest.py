@@ -50,8 +50,9 @@ class Region:
         self.servers.append(process.start())
         return process
 
-    def restart(self, *extra_args: str) -> ServerProcess:
-        old = self.servers.pop(0)
+    def restart(self, *extra_args: str, index: int = 0) -> ServerProcess:
+        """SIGTERM the process at ``index``, wait for its exit, start it again (same port)."""
+        old = self.servers.pop(index)
         old.stop()
         process = ServerProcess(
             self.db_url,
@@ -60,7 +61,7 @@ class Region:
             extra_args=extra_args,
             log_path=old.log_path,
         )
-        self.servers.insert(0, process.start())
+        self.servers.insert(index, process.start())
         return process
 
     def stop_all(self) -> None:
