@@ -50,10 +50,14 @@ class Region:
         self.servers.append(process.start())
         return process
 
-    def restart(self, *extra_args: str, index: int = 0) -> ServerProcess:
-        """SIGTERM the process at ``index``, wait for its exit, start it again (same port)."""
+    def restart(self, *extra_args: str, index: int = 0, kill: bool = False) -> ServerProcess:
+        """SIGTERM (or with ``kill`` SIGKILL) the process at ``index``, wait for its exit,
+        start it again on the same port."""
         old = self.servers.pop(index)
-        old.stop()
+        if kill:
+            old.kill()
+        else:
+            old.stop()
         process = ServerProcess(
             self.db_url,
             catalog=self.catalog,
