@@ -10,7 +10,6 @@ import pytest
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import JobListener, announce
 
-
 # SQLite serves one process: there is nobody to listen to.
 pytestmark = [pytest.mark.pg, pytest.mark.parametrize("db_url", ["pg"], indirect=True)]
 
