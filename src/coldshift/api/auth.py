@@ -7,7 +7,7 @@ body once (the signature covers its hash) and replays it to the application.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -67,11 +67,10 @@ class AuthMiddleware:
         await self._app(scope, _replay(body), send)
 
     def _authenticate(self, scope: Scope, body: bytes) -> Project:
-        headers = {
-            k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope["headers"]
-        }
+        headers, repeated = _header_map(scope["headers"])
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         try:
+            _refuse_repeated(repeated, ("authorization",))
             auth = signing.verify(
                 method=scope["method"],
                 raw_path=raw_path,
@@ -82,6 +81,7 @@ class AuthMiddleware:
                 now=self._now(),
                 max_skew=self._skew,
             )
+            _refuse_repeated(repeated, auth.signed_headers)
         except signing.SignatureError as exc:
             raise AuthenticationFailed(f"request signature refused: {exc}") from exc
         project = self._catalog.project_by_key(auth.access_key)
@@ -106,6 +106,28 @@ class AuthMiddleware:
     def _secret_for(self, access_key: str) -> str | None:
         project = self._catalog.project_by_key(access_key)
         return project.secret_key if project else None
+
+
+def _header_map(raw: Iterable[tuple[bytes, bytes]]) -> tuple[dict[str, str], frozenset[str]]:
+    """Lower-case header names to text values (the last line wins), and the names sent twice."""
+    headers: dict[str, str] = {}
+    repeated: set[str] = set()
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in headers:
+            repeated.add(name)
+        headers[name] = value.decode("utf-8", "replace")
+    return headers, frozenset(repeated)
+
+
+def _refuse_repeated(repeated: frozenset[str], names: Iterable[str]) -> None:
+    # The verifier reads a header's last line and the application (Starlette) its first, so a
+    # signed header sent twice would let a value the signature does not cover be acted on.
+    twice = sorted(repeated.intersection(names))
+    if twice:
+        raise signing.SignatureError(
+            f"header {twice[0]!r} is sent more than once; a signed header must appear once"
+        )
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
