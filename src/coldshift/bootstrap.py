@@ -63,11 +63,13 @@ def build(settings: Settings, catalog: Catalog) -> Container:
 
 
 def prepare(container: Container) -> None:
-    """Schema, public pool, and (single-process SQLite) the leases a dead process left."""
+    """Schema, public pool and its capacity index, and (single-process SQLite) the leases a
+    dead process left."""
     with start_up_lock(container.db):
         upgrade(container.db)
         added, removed = sync_public_pool(container.region.store, container.catalog, time.time())
     log.info("public pool: %d hosts added, %d removed", added, removed)
+    container.region.pool.rebuild(container.region.store)
     if container.db.is_sqlite:
         freed = container.job_store.release_all()
         if freed:

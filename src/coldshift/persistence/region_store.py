@@ -302,22 +302,24 @@ class SqlRegionStore:
 
     def release_claims(
         self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
-    ) -> None:
-        """Give back a server's claims (all, or one role). Idempotent."""
+    ) -> list[str]:
+        """Give back a server's claims (all, or one role). Idempotent. The hosts given room."""
         with self._db.write() as conn:
-            _release(conn, server_id, role)
+            freed = _release(conn, server_id, role)
             if server_values:
                 conn.execute(
                     update(servers)
                     .where(servers.c.id == server_id)
                     .values(updated_at=self._clock(), **server_values)
                 )
+        return freed
 
-    def delete_server(self, server_id: str) -> None:
-        """Remove a server and give back all its capacity. Idempotent."""
+    def delete_server(self, server_id: str) -> list[str]:
+        """Remove a server and give back all its capacity. Idempotent. The hosts given room."""
         with self._db.write() as conn:
-            _release(conn, server_id, None)
+            freed = _release(conn, server_id, None)
             conn.execute(delete(servers).where(servers.c.id == server_id))
+        return freed
 
 
 def _listed_on(host_ids: list[str]) -> CompoundSelect[tuple[str, str, float]]:
@@ -460,7 +462,7 @@ def _take_nodes(conn: Connection, placement: Placement) -> bool:
     return True
 
 
-def _release(conn: Connection, server_id: str, role: str | None) -> None:
+def _release(conn: Connection, server_id: str, role: str | None) -> list[str]:
     query = select(claims).where(claims.c.server_id == server_id)
     if role is not None:
         query = query.where(claims.c.role == role)
@@ -476,6 +478,7 @@ def _release(conn: Connection, server_id: str, role: str | None) -> None:
         )
     if rows:
         conn.execute(delete(claims).where(claims.c.id.in_([r.id for r in rows])))
+    return sorted({r.host_id for r in rows})
 
 
 def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:

@@ -1,15 +1,17 @@
-"""What every service function needs: catalog, store, clock, job notifier."""
+"""What every service function needs: catalog, store, clock, job notifier, pool index."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.errors import FlavorNotFound, ServerNotFound
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
+from coldshift.services.pool_index import PoolIndex
 from coldshift.services.ports import (
     ClientToken,
     JobNotifier,
@@ -26,6 +28,9 @@ class Region:
     driver: HypervisorDriver
     notifier: JobNotifier
     clock: Callable[[], float]
+    #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
+    #: otherwise each AZ is read at its first placement)
+    pool: PoolIndex = field(default_factory=PoolIndex)
 
     def flavor(self, flavor_id: str) -> Flavor:
         flavor = self.catalog.flavor(flavor_id)
@@ -52,3 +57,13 @@ class Region:
             job, new_servers=new_servers, guards=guards, client_token=client_token, quota=quota
         )
         self.notifier.notify(max(1, len(job.children)))
+
+    def release_claims(
+        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+    ) -> None:
+        """Give back a server's claims; the pool index learns of the room given back."""
+        self.pool.refresh(self.store, self.store.release_claims(server_id, role, server_values))
+
+    def delete_server(self, server_id: str) -> None:
+        """Remove a server and give back its capacity; the pool index learns of it too."""
+        self.pool.refresh(self.store, self.store.delete_server(server_id))

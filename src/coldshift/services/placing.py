@@ -1,9 +1,12 @@
-"""Place a server: build snapshots, ask placement, claim atomically, retry on a lost race."""
+"""Place a server: build snapshots, ask placement, claim atomically, retry on a lost race.
+
+This scan of every candidate serves dedicated hosts (a project's few DeHs, or one targeted
+DeH); the public pool, which may hold thousands of hosts, goes through ``pool_index``."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from coldshift.domain.catalog import Catalog, Flavor
@@ -22,6 +25,8 @@ CAPACITY_CODE = "Ecs.0319"
 MAX_ROUNDS = 8
 
 CandidateSource = Callable[[], list[Host]]
+#: the server row's new values once a claim on the host of this id succeeds
+ServerValues = Callable[[str], dict[str, Any]]
 _DECISIONS = threading.Lock()
 
 
@@ -50,7 +55,7 @@ def place_and_claim(
     candidates: CandidateSource,
     strategy: Strategy,
     role: str,
-    server_values: Callable[[Host], dict[str, Any]],
+    server_values: ServerValues,
 ) -> Host:
     """Claim room for ``flavor`` on the best candidate; raise NoCapacity with the numbers.
 
@@ -73,46 +78,39 @@ def _place(
     candidates: CandidateSource,
     strategy: Strategy,
     role: str,
-    server_values: Callable[[Host], dict[str, Any]],
+    server_values: ServerValues,
 ) -> Host:
     for _ in range(MAX_ROUNDS):
         hosts = {h.id: h for h in candidates() if h.state is HostState.AVAILABLE}
-        choice = choose_host(request, (host_view(h) for h in hosts.values()), strategy)
+        views = [host_view(h) for h in hosts.values()]
+        choice = choose_host(request, views, strategy)
         if isinstance(choice, Rejection):
-            raise NoCapacity(_describe(choice, flavor, list(hosts.values())))
+            scope = _deh_scope(list(hosts.values()))
+            raise NoCapacity(describe_no_room(choice, flavor, views, scope))
         for placement in choice:
-            host = hosts[placement.host_id]
-            if store.claim(server_id, placement, role, server_values(host)):
-                return host
+            if store.claim(server_id, placement, role, server_values(placement.host_id)):
+                return hosts[placement.host_id]
     raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
 
 
-def _describe(rejection: Rejection, flavor: Flavor, hosts: list[Host]) -> str:
+def describe_no_room(
+    rejection: Rejection, flavor: Flavor, hosts: Sequence[HostView], scope: str | None = None
+) -> str:
+    """A NoCapacity reason: the closest host's numbers and the most free vCPUs of any host."""
     if not hosts:
         return f"no host can take flavor {flavor.id}"
-    scope = (
-        f"dedicated host {hosts[0].id}"
-        if len(hosts) == 1 and hosts[0].kind is HostKind.DEH
-        else f"{len(hosts)} candidate hosts"
-    )
-    total_free = max(h.available_vcpus for h in hosts)
+    most_free = max(h.vcpus_free for h in hosts)
     return (
-        f"{scope}: flavor {flavor.id} does not fit ({rejection.describe()}; "
-        f"most free vCPUs on one host: {total_free})"
+        f"{scope or f'{len(hosts)} candidate hosts'}: flavor {flavor.id} does not fit "
+        f"({rejection.describe()}; most free vCPUs on one host: {most_free})"
     )
 
 
-def pool_candidates(
-    store: RegionStore, catalog: Catalog, az: str, flavor: Flavor
-) -> CandidateSource:
-    def load() -> list[Host]:
-        return [
-            h
-            for h in store.list_hosts(kind=HostKind.POOL, availability_zone=az)
-            if _type_supports(catalog, h, flavor)
-        ]
-
-    return load
+def _deh_scope(hosts: list[Host]) -> str | None:
+    """A targeted DeH is named in the reason."""
+    if len(hosts) == 1 and hosts[0].kind is HostKind.DEH:
+        return f"dedicated host {hosts[0].id}"
+    return None
 
 
 def dedicated_candidates(

@@ -130,9 +130,14 @@ class RegionStore(Protocol):
 
     def release_claims(
         self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
-    ) -> None: ...
+    ) -> list[str]:
+        """Give back the server's claims (all, or those of ``role``); the ids of the hosts
+        whose room grew."""
+        ...
 
-    def delete_server(self, server_id: str) -> None: ...
+    def delete_server(self, server_id: str) -> list[str]:
+        """Remove the server and all its claims; the ids of the hosts whose room grew."""
+        ...
 
 
 class JobNotifier(Protocol):

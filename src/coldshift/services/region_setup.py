@@ -38,7 +38,7 @@ def sync_public_pool(store: RegionStore, catalog: Catalog, now: float) -> tuple[
             f"the catalog removes public pool hosts that still carry servers: {', '.join(busy)}"
         )
     missing = [
-        _pool_host(catalog, spec, name, hid, now)
+        new_pool_host(catalog, spec, name, hid, now)
         for hid, (spec, name) in wanted.items()
         if hid not in existing
     ]
@@ -51,7 +51,7 @@ def _claimed(host: Host) -> bool:
     return any(n.vcpus_free != n.vcpus_total or n.memory_free != n.memory_total for n in host.nodes)
 
 
-def _pool_host(catalog: Catalog, spec: PoolSpec, name: str, host_id: str, now: float) -> Host:
+def new_pool_host(catalog: Catalog, spec: PoolSpec, name: str, host_id: str, now: float) -> Host:
     host_type = catalog.host_type(spec.host_type)
     assert host_type is not None, "the catalog loader checks pool host types"
     nodes = new_numa_nodes(host_type, spec.cpu_allocation_ratio)

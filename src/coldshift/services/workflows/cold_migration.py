@@ -30,7 +30,6 @@ from coldshift.services.placing import (
     NoCapacity,
     dedicated_candidates,
     place_and_claim,
-    pool_candidates,
 )
 from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows.common import guest_of, host_name, job_server
@@ -57,24 +56,28 @@ class ClaimTarget:
             return
         flavor = self.region.flavor(server.flavor_id)
         target_id = ctx.job.payload.get("target_host_id")
-        store, catalog = self.region.store, self.region.catalog
-        if target_id:
-            candidates = dedicated_candidates(
-                store, catalog, server.project_id, server.availability_zone, flavor, target_id
-            )
-        else:
-            candidates = pool_candidates(store, catalog, server.availability_zone, flavor)
+        region, store, catalog = self.region, self.region.store, self.region.catalog
 
-        def values(host: Host) -> dict[str, Any]:
+        def values(_host_id: str) -> dict[str, Any]:
             return {"task_state": TaskState.RESIZE_MIGRATING.value}
 
         try:
-            place_and_claim(store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values)
+            if target_id:
+                candidates = dedicated_candidates(
+                    store, catalog, server.project_id, server.availability_zone, flavor, target_id
+                )
+                place_and_claim(
+                    store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values
+                )
+            else:
+                region.pool.place(
+                    store, catalog, server.id, flavor, server.availability_zone, INCOMING, values
+                )
         except NoCapacity as exc:
             raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
 
     def compensate(self, ctx: StepContext) -> None:
-        self.region.store.release_claims(ctx.job.entities["server_id"], INCOMING, IDLE_AGAIN)
+        self.region.release_claims(ctx.job.entities["server_id"], INCOMING, IDLE_AGAIN)
 
 
 @dataclass
@@ -94,7 +97,8 @@ class DriverStep:
         except DriverError as exc:
             raise StepFailed(exc.code, f"{exc.code}: {exc.reason}") from exc
         if self.next_task is not None:
-            self.region.store.update_server(server.id, {"task_state": self.next_task.value})
+            values = {"task_state": self.next_task.value}
+            ctx.defer(lambda: self.region.store.update_server(server.id, values))
 
     def compensate(self, ctx: StepContext) -> None:
         _server, guest, target = self._guest(ctx)
@@ -124,15 +128,15 @@ class SwitchOver:
         if target is None:
             return  # switched already, before an interruption
         dedicated = target.kind is HostKind.DEH
-        self.region.store.switch_over(
-            server_id,
-            {
-                "host_id": target.id,
-                "tenancy": DEDICATED if dedicated else SHARED,
-                "dedicated_host_id": target.id if dedicated else None,
-                "task_state": TaskState.RESIZE_FINISH.value,
-            },
-        )
+        values = {
+            "host_id": target.id,
+            "tenancy": DEDICATED if dedicated else SHARED,
+            "dedicated_host_id": target.id if dedicated else None,
+            "task_state": TaskState.RESIZE_FINISH.value,
+        }
+        # Committed with the step's record: the commit point and "steps_done past it" are
+        # one transaction.
+        ctx.defer(lambda: self.region.store.switch_over(server_id, values))
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: it is the commit point."""
@@ -149,7 +153,7 @@ class Confirm:
         server = job_server(self.region, ctx)
         source = host_name(self.region, ctx.job.payload.get("source_host_id"))
         self.region.driver.confirm_migration(guest_of(self.region, server, source))
-        self.region.store.release_claims(server.id, OUTGOING, IDLE_AGAIN)
+        self.region.release_claims(server.id, OUTGOING, IDLE_AGAIN)
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: past the commit point."""

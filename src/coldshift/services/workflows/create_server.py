@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coldshift.domain.hosts import Host
 from coldshift.domain.servers import POWER_RUNNING, TaskState, VmState
 from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
@@ -20,7 +19,6 @@ from coldshift.services.placing import (
     NoCapacity,
     dedicated_candidates,
     place_and_claim,
-    pool_candidates,
 )
 from coldshift.services.targets import DEDICATED
 from coldshift.services.workflows.common import guest_of, host_name, job_server
@@ -39,39 +37,40 @@ class ClaimCapacity:
             return
         flavor = self.region.flavor(server.flavor_id)
         dedicated = server.tenancy == DEDICATED
-        if dedicated:
-            source = dedicated_candidates(
-                self.region.store,
-                self.region.catalog,
-                server.project_id,
-                server.availability_zone,
-                flavor,
-                server.dedicated_host_id,
-            )
-        else:
-            source = pool_candidates(
-                self.region.store, self.region.catalog, server.availability_zone, flavor
-            )
+        region = self.region
 
-        def values(host: Host) -> dict[str, Any]:
-            placed = {"host_id": host.id, "task_state": TaskState.SPAWNING.value}
-            return placed | ({"dedicated_host_id": host.id} if dedicated else {})
+        def values(host_id: str) -> dict[str, Any]:
+            placed = {"host_id": host_id, "task_state": TaskState.SPAWNING.value}
+            return placed | ({"dedicated_host_id": host_id} if dedicated else {})
 
         try:
-            place_and_claim(
-                self.region.store,
-                server.id,
-                flavor,
-                source,
-                Strategy.PACK if dedicated else Strategy.SPREAD,
-                "placed",
-                values,
-            )
+            if dedicated:
+                source = dedicated_candidates(
+                    region.store,
+                    region.catalog,
+                    server.project_id,
+                    server.availability_zone,
+                    flavor,
+                    server.dedicated_host_id,
+                )
+                place_and_claim(
+                    region.store, server.id, flavor, source, Strategy.PACK, "placed", values
+                )
+            else:
+                region.pool.place(
+                    region.store,
+                    region.catalog,
+                    server.id,
+                    flavor,
+                    server.availability_zone,
+                    "placed",
+                    values,
+                )
         except NoCapacity as exc:
             raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
 
     def compensate(self, ctx: StepContext) -> None:
-        self.region.store.delete_server(ctx.job.entities["server_id"])
+        self.region.delete_server(ctx.job.entities["server_id"])
 
 
 @dataclass

@@ -66,7 +66,7 @@ class SetState:
             return
         server_id = ctx.job.entities["server_id"]
         if self.delete:
-            self.region.store.delete_server(server_id)
+            self.region.delete_server(server_id)
         else:
             self.region.store.update_server(server_id, {**self.values, "task_state": None})
 

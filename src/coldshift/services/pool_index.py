@@ -1,0 +1,162 @@
+"""Public-pool placement through an in-memory capacity index kept in step with the database.
+
+performance.md: a decision must not scan every host. One ``CapacityIndex`` per (AZ, host type)
+of the public pool answers "the least loaded host that fits" at once; the database stays the
+source of truth and the claim stays one guarded statement. Several processes may share the
+database, so this process's index can be stale:
+
+- a claim that loses (another process took the room) re-reads that host and decides again;
+- before answering "no capacity", the AZ's pool is re-read, so room freed elsewhere is seen;
+- every claim and release made by this process re-reads the hosts it changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from coldshift.domain.catalog import Catalog, Flavor
+from coldshift.domain.hosts import Host, HostKind, HostState
+from coldshift.placement import (
+    CapacityIndex,
+    HostView,
+    NumaRequest,
+    Placement,
+    Strategy,
+    closest_rejection,
+    order_key,
+)
+from coldshift.services.placing import (
+    NoCapacity,
+    ServerValues,
+    describe_no_room,
+    host_view,
+    numa_request,
+)
+from coldshift.services.ports import RegionStore
+
+#: a claim may lose to another process this many times in one placement before giving up
+MAX_ATTEMPTS = 32
+_IndexKey = tuple[str, str]  # (availability zone, host type)
+
+
+class PoolIndex:
+    """The public pool's capacity, per (AZ, host type), as this process last read it."""
+
+    def __init__(self) -> None:
+        # One lock for decisions and refreshes: a refresh (read, then put) never interleaves
+        # with a decide-and-claim, so the index holds what the database held at some instant.
+        self._lock = threading.RLock()
+        self._indexes: dict[_IndexKey, CapacityIndex] = {}
+        self._where: dict[str, _IndexKey] = {}
+        self._loaded_azs: set[str] = set()
+
+    def rebuild(self, store: RegionStore) -> None:
+        """Read every pool host (at start, after the pool is reconciled with the catalog)."""
+        hosts = store.list_hosts(kind=HostKind.POOL)
+        with self._lock:
+            self._indexes.clear()
+            self._where.clear()
+            self._loaded_azs.clear()
+            for az in sorted({h.availability_zone for h in hosts}):
+                self._load_az(az, [h for h in hosts if h.availability_zone == az])
+
+    def place(
+        self,
+        store: RegionStore,
+        catalog: Catalog,
+        server_id: str,
+        flavor: Flavor,
+        az: str,
+        role: str,
+        server_values: ServerValues,
+    ) -> str:
+        """Claim room for ``flavor`` on the AZ's least loaded pool host that fits; its id.
+
+        Raises NoCapacity with the numbers when no pool host of the AZ can take it.
+        """
+        request = numa_request(flavor)
+        host_types = [t.host_type for t in catalog.host_types if t.supports(flavor.id)]
+        with self._lock:
+            fresh = az not in self._loaded_azs
+            if fresh:
+                self._reload_az(store, az)
+            for _ in range(MAX_ATTEMPTS):
+                placement = self._best(request, az, host_types)
+                if placement is None and not fresh:
+                    # The rare path, at most once a placement: has another process freed room?
+                    self._reload_az(store, az)
+                    fresh = True
+                    placement = self._best(request, az, host_types)
+                if placement is None:
+                    raise NoCapacity(self._no_room(request, flavor, az, host_types))
+                claimed = store.claim(server_id, placement, role, server_values(placement.host_id))
+                self._refresh(store, [placement.host_id])
+                if claimed:
+                    return placement.host_id
+        raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
+
+    def views(self, az: str) -> list[HostView]:
+        """The AZ's available pool hosts as the index holds them, in the store's order."""
+        with self._lock:
+            return self._views(az, None)
+
+    def refresh(self, store: RegionStore, host_ids: Iterable[str | None]) -> None:
+        """Re-read the pool hosts among ``host_ids`` after their capacity changed."""
+        with self._lock:
+            self._refresh(store, host_ids)
+
+    def _refresh(self, store: RegionStore, host_ids: Iterable[str | None]) -> None:
+        for host_id in {h for h in host_ids if h is not None and h in self._where}:
+            key = self._where[host_id]
+            host = store.get_host(host_id)
+            if host is None or host.state is not HostState.AVAILABLE:
+                self._indexes[key].remove(host_id)
+            else:
+                self._indexes[key].put(host_view(host))
+
+    def _best(self, request: NumaRequest, az: str, host_types: list[str]) -> Placement | None:
+        """The first choice over every host type that takes the flavor (the best of the bests,
+        by the order choose_host sorts in)."""
+        choices: list[tuple[tuple[float, int, str], Placement]] = []
+        for host_type in host_types:
+            index = self._indexes.get((az, host_type))
+            if index is None:
+                continue
+            best = index.best(request)
+            if isinstance(best, Placement):
+                choices.append((order_key(index.host(best.host_id), Strategy.SPREAD), best))
+        return min(choices, key=lambda choice: choice[0])[1] if choices else None
+
+    def _no_room(self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]) -> str:
+        # In the store's order, as choose_host saw them: a tie of closest hosts goes the same way.
+        hosts = self._views(az, host_types)
+        return describe_no_room(closest_rejection(request, hosts), flavor, hosts)
+
+    def _views(self, az: str, host_types: list[str] | None) -> list[HostView]:
+        return [
+            self._indexes[key].host(host_id)
+            for host_id, key in self._where.items()
+            if key[0] == az
+            and (host_types is None or key[1] in host_types)
+            and host_id in self._indexes[key]
+        ]
+
+    def _reload_az(self, store: RegionStore, az: str) -> None:
+        self._load_az(az, store.list_hosts(kind=HostKind.POOL, availability_zone=az))
+
+    def _load_az(self, az: str, hosts: list[Host]) -> None:
+        """Replace the AZ's indexes by ``hosts`` (in the store's order, as choose_host saw
+        them: equal hosts keep that order)."""
+        for key in [k for k in self._indexes if k[0] == az]:
+            del self._indexes[key]
+        for host_id in [h for h, key in self._where.items() if key[0] == az]:
+            del self._where[host_id]
+        for host in hosts:
+            if host.state is not HostState.AVAILABLE:
+                continue
+            key = (az, host.host_type)
+            index = self._indexes.setdefault(key, CapacityIndex(Strategy.SPREAD))
+            index.put(host_view(host))
+            self._where[host.id] = key
+        self._loaded_azs.add(az)
