@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coldshift.placement.engine import choose_host
+from coldshift.placement.engine import choose_host, closest_rejection, order_key
 from coldshift.placement.index import CapacityIndex
 from coldshift.placement.numa_fit import fit_numa
 from coldshift.placement.types import (
@@ -25,5 +25,7 @@ __all__ = [
     "Rejection",
     "Strategy",
     "choose_host",
+    "closest_rejection",
     "fit_numa",
+    "order_key",
 ]
