@@ -350,6 +350,15 @@ FORGERIES: dict[str, tuple[Forgery, str]] = {
     ),
     "sdk-date-twice": (_sent_twice("X-Sdk-Date", "20200101T000000Z"), "more than once"),
     "authorization-twice": (_sent_twice("Authorization", "garbage"), "more than once"),
+    # a header the service acts on, added outside SignedHeaders
+    "client-token-unsigned": (
+        _changed(lambda w, _r, _t: w.with_headers(**{"X-Client-Token": str(uuid.uuid4())})),
+        "not signed",
+    ),
+    "nova-version-unsigned": (
+        _changed(lambda w, _r, _t: w.with_headers(**{"OpenStack-API-Version": "compute 2.60"})),
+        "not signed",
+    ),
     # the signature itself
     "signature-truncated": (_signature(lambda s: s[:-1]), "64 hexadecimal"),
     "signature-extended": (_signature(lambda s: s + "0"), "64 hexadecimal"),
@@ -481,10 +490,12 @@ def _settle(region: Region, response: httpx.Response) -> None:
 
 
 def test_the_targets_correctly_signed_are_accepted(shared: Region, world: World) -> None:
-    """Control for the forgeries: each target goes through when nothing is changed (and an
-    upper-case signature is the same MAC, written differently: accepted, not a forgery)."""
+    """Control for the forgeries: each target goes through when nothing is changed (an extra
+    header the service ignores may go unsigned; an upper-case signature is the same MAC,
+    written differently: accepted, not a forgery)."""
     a, on_target = world.alpha, targets(world)
-    _settle(shared, wire_for(shared, on_target["create"]).send())
+    unsigned_extra = {"X-Trace-Id": "not signed, not acted on"}
+    _settle(shared, wire_for(shared, on_target["create"]).with_headers(**unsigned_extra).send())
     upper = wire_for(shared, on_target["migrate"]).with_authorization(
         lambda v: v[:-64] + v[-64:].upper()
     )

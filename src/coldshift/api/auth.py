@@ -27,6 +27,11 @@ from coldshift.domain.errors import (
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs"})
 ADMIN_PREFIX = "/v1/admin/"
+# Headers that routes act on (idempotency, Nova microversions): sent outside SignedHeaders, one
+# could have been added on the way. The SDK signs every header it sends, these included.
+ACTED_ON_HEADERS = frozenset(
+    {"x-client-token", "openstack-api-version", "x-openstack-nova-api-version"}
+)
 
 
 class AuthMiddleware:
@@ -82,6 +87,7 @@ class AuthMiddleware:
                 max_skew=self._skew,
             )
             _refuse_repeated(repeated, auth.signed_headers)
+            _refuse_unsigned(headers.keys(), auth.signed_headers)
         except signing.SignatureError as exc:
             raise AuthenticationFailed(f"request signature refused: {exc}") from exc
         project = self._catalog.project_by_key(auth.access_key)
@@ -127,6 +133,14 @@ def _refuse_repeated(repeated: frozenset[str], names: Iterable[str]) -> None:
     if twice:
         raise signing.SignatureError(
             f"header {twice[0]!r} is sent more than once; a signed header must appear once"
+        )
+
+
+def _refuse_unsigned(present: Iterable[str], signed: Iterable[str]) -> None:
+    unsigned = sorted(ACTED_ON_HEADERS.intersection(present).difference(signed))
+    if unsigned:
+        raise signing.SignatureError(
+            f"header {unsigned[0]!r} is not signed; list it in SignedHeaders"
         )
 
 
