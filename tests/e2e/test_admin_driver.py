@@ -61,6 +61,8 @@ BAD = {
     "float-count": b'{"fail_next": 1.5}',
     "negative-hold": b'{"hold_seconds": -1}',
     "hold-too-long": b'{"hold_seconds": 100000}',
+    "boolean-hold": b'{"hold_seconds": false}',  # found by test_fuzz: was taken as 0
+    "string-hold": b'{"hold_seconds": "2"}',
     "unknown-member": b'{"fail_nxt": 1}',
     "nothing": b"{}",
     "array": b"[]",

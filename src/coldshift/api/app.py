@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from coldshift.api import errors
+from coldshift.api import errors, openapi
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
 from coldshift.api.routes import admin, catalog, dedicated_hosts, jobs, nova, servers
@@ -43,6 +43,7 @@ def create_app(
     for module in (catalog, servers, jobs, nova, dedicated_hosts, admin):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    openapi.install(app)
     app.add_exception_handler(ColdshiftError, errors.handle)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 
@@ -116,4 +125,19 @@ class DriverOperationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fail_next: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
-    hold_seconds: Annotated[float, Field(ge=0, le=86_400, strict=False)] | None = None
+    # Strict, as fail_next: a strict float still takes a JSON integer, but not true or "2".
+    hold_seconds: Annotated[StrictFloat, Field(ge=0, le=86_400)] | None = None
+
+
+class MigrateOrder(_Wire):
+    # A present id must be a non-blank string: null is refused, so the schema shows no null.
+    dedicated_host_id: (
+        Annotated[StrictStr, Field(min_length=1, pattern=r"\S")] | SkipJsonSchema[None]
+    ) = Field(default=None, description="the target DeH; leave it out for the public pool")
+
+
+class MigrateBody(_Wire):
+    """``POST .../migrate``, for the OpenAPI description: routes.servers.migrate_target parses
+    it, because api.md §2.1 gives an empty body and ``{"migrate": null}`` a meaning."""
+
+    migrate: MigrateOrder | None = None

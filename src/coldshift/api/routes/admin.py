@@ -8,7 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coldshift.api import openapi as doc
+from coldshift.api import response_models as r
 from coldshift.api.deps import region_of
+from coldshift.api.errors import Family
 from coldshift.api.parsing import parse_model
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import DriverOperationBody
@@ -22,7 +25,7 @@ def _view(state: OperationState) -> dict[str, Any]:
     return asdict(state)
 
 
-@router.get("/v1/admin/driver")
+@router.get("/v1/admin/driver", **doc.operation(Family.ECS, {200: r.DriverShow}))
 def show_driver(request: Request) -> Response:
     region = region_of(request)
     operations = admin.driver_operations(region)
@@ -36,7 +39,10 @@ def show_driver(request: Request) -> Response:
     )
 
 
-@router.put("/v1/admin/driver/operations/{operation}")
+@router.put(
+    "/v1/admin/driver/operations/{operation}",
+    **doc.operation(Family.ECS, {200: r.DriverOperationShow}, body=DriverOperationBody),
+)
 def set_driver_operation(request: Request, operation: str) -> Response:
     body = parse_model(request, DriverOperationBody)
     state = admin.set_driver_operation(
@@ -45,7 +51,10 @@ def set_driver_operation(request: Request, operation: str) -> Response:
     return JsonResponse({"operation": _view(state)})
 
 
-@router.delete("/v1/admin/driver/operations")
+@router.delete(
+    "/v1/admin/driver/operations",
+    **doc.operation(Family.ECS, {204: "every fault and hold is cleared"}),
+)
 def reset_driver(request: Request) -> Response:
     admin.reset_driver(region_of(request))
     return Response(status_code=204)

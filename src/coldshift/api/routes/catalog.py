@@ -5,16 +5,30 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coldshift.api import openapi as doc
+from coldshift.api import response_models as r
 from coldshift.api.deps import base_url, region_of
+from coldshift.api.errors import Family
 from coldshift.api.listing import page_by_marker
 from coldshift.api.parsing import query_int, query_str
 from coldshift.api.responses import JsonResponse
 from coldshift.api.views.flavors import flavor_view
 
 router = APIRouter()
+_NOVA_ZONES = doc.operation(Family.NOVA, {200: r.NovaZoneList})
 
 
-@router.get("/v1/{project_id}/cloudservers/flavors")
+@router.get(
+    "/v1/{project_id}/cloudservers/flavors",
+    **doc.operation(
+        Family.ECS,
+        {200: r.FlavorList},
+        parameters=[
+            *doc.text_queries("availability_zone", "flavor_id", "marker"),
+            doc.limit_query(1000),
+        ],
+    ),
+)
 def list_flavors(request: Request, project_id: str) -> Response:
     catalog = region_of(request).catalog
     az = query_str(request, "availability_zone")
@@ -30,7 +44,10 @@ def list_flavors(request: Request, project_id: str) -> Response:
     )
 
 
-@router.get("/v1/{project_id}/availability-zones")
+@router.get(
+    "/v1/{project_id}/availability-zones",
+    **doc.operation(Family.ECS, {200: r.AvailabilityZoneList}),
+)
 def list_server_az_info(request: Request, project_id: str) -> Response:
     zones = region_of(request).catalog.availability_zones
     return JsonResponse(
@@ -51,8 +68,8 @@ def list_server_az_info(request: Request, project_id: str) -> Response:
     )
 
 
-@router.get("/v2.1/{project_id}/os-availability-zone")
-@router.get("/v2/{project_id}/os-availability-zone")
+@router.get("/v2.1/{project_id}/os-availability-zone", **_NOVA_ZONES)
+@router.get("/v2/{project_id}/os-availability-zone", **_NOVA_ZONES)
 def nova_list_availability_zones(request: Request, project_id: str) -> Response:
     zones = region_of(request).catalog.availability_zones
     return JsonResponse(

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coldshift.api import openapi as doc
+from coldshift.api import response_models as r
 from coldshift.api.deps import region_of
+from coldshift.api.errors import Family
 from coldshift.api.listing import page_by_marker
 from coldshift.api.parsing import parse_model, query_int, query_str
 from coldshift.api.responses import JsonResponse
@@ -20,9 +23,14 @@ from coldshift.services.context import Region
 
 router = APIRouter()
 PREFIX = "/v1.0/{project_id}"
+DEH = Family.DEH
+_PAGE = [doc.query("marker", {"type": "string"}), doc.limit_query(1000)]
 
 
-@router.post(PREFIX + "/dedicated-hosts")
+@router.post(
+    PREFIX + "/dedicated-hosts",
+    **doc.operation(DEH, {200: r.HostsAllocated}, body=AllocateHostsBody),
+)
 def create_dedicated_host(request: Request, project_id: str) -> Response:
     body = parse_model(request, AllocateHostsBody)
     ids = svc.allocate_hosts(
@@ -40,20 +48,20 @@ def create_dedicated_host(request: Request, project_id: str) -> Response:
     return JsonResponse({"dedicated_host_ids": ids, "job_id": None})
 
 
+_FILTERS = (
+    "dedicated_host_id",
+    "name",
+    "host_type",
+    "host_type_name",
+    "flavor",
+    "state",
+    "availability_zone",
+    "changes-since",
+)
+
+
 def _matches(request: Request, region: Region, host: Host) -> bool:
-    q = {
-        k: query_str(request, k)
-        for k in (
-            "dedicated_host_id",
-            "name",
-            "host_type",
-            "host_type_name",
-            "flavor",
-            "state",
-            "availability_zone",
-            "changes-since",
-        )
-    }
+    q = {k: query_str(request, k) for k in _FILTERS}
     if q["state"] is None and q["changes-since"] is None and host.state is HostState.RELEASED:
         return False
     host_type = region.catalog.host_type(host.host_type)
@@ -70,7 +78,18 @@ def _matches(request: Request, region: Region, host: Host) -> bool:
     return all(checks)
 
 
-@router.get(PREFIX + "/dedicated-hosts")
+@router.get(
+    PREFIX + "/dedicated-hosts",
+    **doc.operation(
+        DEH,
+        {200: r.DedicatedHostList},
+        parameters=[
+            *doc.text_queries(*_FILTERS, "instance_uuid"),
+            doc.query("tenant", {"type": "string"}, "another project (admin only), or all"),
+            *_PAGE,
+        ],
+    ),
+)
 def list_dedicated_hosts(request: Request, project_id: str) -> Response:
     region = region_of(request)
     tenant = query_str(request, "tenant")
@@ -102,7 +121,10 @@ def list_dedicated_hosts(request: Request, project_id: str) -> Response:
     )
 
 
-@router.get(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+@router.get(
+    PREFIX + "/dedicated-hosts/{dedicated_host_id}",
+    **doc.operation(DEH, {200: r.DedicatedHostShow}),
+)
 def show_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
     region = region_of(request)
     host = svc.get_deh(region, project_id, dedicated_host_id)
@@ -116,7 +138,10 @@ def show_dedicated_host(request: Request, project_id: str, dedicated_host_id: st
     )
 
 
-@router.put(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+@router.put(
+    PREFIX + "/dedicated-hosts/{dedicated_host_id}",
+    **doc.operation(DEH, {204: "updated"}, body=UpdateHostBody),
+)
 def update_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
     body = parse_model(request, UpdateHostBody)
     svc.update_host(
@@ -129,13 +154,18 @@ def update_dedicated_host(request: Request, project_id: str, dedicated_host_id: 
     return Response(status_code=204)
 
 
-@router.delete(PREFIX + "/dedicated-hosts/{dedicated_host_id}")
+@router.delete(
+    PREFIX + "/dedicated-hosts/{dedicated_host_id}", **doc.operation(DEH, {204: "released"})
+)
 def delete_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
     svc.release_host(region_of(request), project_id, dedicated_host_id)
     return Response(status_code=204)
 
 
-@router.get(PREFIX + "/dedicated-hosts/{dedicated_host_id}/servers")
+@router.get(
+    PREFIX + "/dedicated-hosts/{dedicated_host_id}/servers",
+    **doc.operation(DEH, {200: r.DehServerList}, parameters=_PAGE),
+)
 def list_servers_dedicated_host(
     request: Request, project_id: str, dedicated_host_id: str
 ) -> Response:
@@ -147,7 +177,10 @@ def list_servers_dedicated_host(
     return JsonResponse({"servers": [deh_server(s) for s in page]})
 
 
-@router.get(PREFIX + "/availability-zone/{availability_zone}/dedicated-host-types")
+@router.get(
+    PREFIX + "/availability-zone/{availability_zone}/dedicated-host-types",
+    **doc.operation(DEH, {200: r.HostTypeBriefList}, parameters=_PAGE),
+)
 def list_dedicated_host_types(
     request: Request, project_id: str, availability_zone: str
 ) -> Response:
@@ -158,7 +191,14 @@ def list_dedicated_host_types(
     return JsonResponse({"dedicated_host_types": [host_type_brief(t) for t in page]})
 
 
-@router.get(PREFIX + "/dedicated-host-types")
+@router.get(
+    PREFIX + "/dedicated-host-types",
+    **doc.operation(
+        DEH,
+        {200: r.HostTypeFullList},
+        parameters=[*doc.text_queries("flavor", "availability_zone", "host_type"), *_PAGE],
+    ),
+)
 def list_dedicated_host_all_types(request: Request, project_id: str) -> Response:
     catalog = region_of(request).catalog
     flavor, az = query_str(request, "flavor"), query_str(request, "availability_zone")
@@ -180,7 +220,10 @@ def list_dedicated_host_all_types(request: Request, project_id: str) -> Response
     )
 
 
-@router.get(PREFIX + "/quota-sets/{tenant_id}")
+@router.get(
+    PREFIX + "/quota-sets/{tenant_id}",
+    **doc.operation(DEH, {200: r.QuotaSet}, parameters=doc.text_queries("resource")),
+)
 def show_quota_sets(request: Request, project_id: str, tenant_id: str) -> Response:
     if tenant_id != project_id and not request.state.project.admin:
         raise Forbidden("only an admin may read another tenant's quota")

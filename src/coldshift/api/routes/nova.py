@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coldshift.api import openapi as doc
+from coldshift.api import response_models as r
 from coldshift.api.deps import base_url, region_of
+from coldshift.api.errors import Family
 from coldshift.api.parsing import json_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.views.flavors import extra_specs
@@ -18,6 +21,34 @@ router = APIRouter()
 _ACTIONS = ("os-start", "os-stop", "lock", "unlock")
 MIN_MICROVERSION = (2, 1)
 MAX_MICROVERSION = (2, 60)
+
+# Any text is sent on to microversion(); the enums name the ones that change the view.
+_VERSION_HEADERS = [
+    doc.header(
+        "X-OpenStack-Nova-API-Version",
+        {"anyOf": [{"enum": ["2.1", "2.3", "2.16", "2.26", "2.47", "latest"]}, {"type": "string"}]},
+        "a microversion from 2.1 to 2.60, or latest",
+    ),
+    doc.header(
+        "OpenStack-API-Version",
+        {"anyOf": [{"enum": ["compute 2.19", "compute latest"]}, {"type": "string"}]},
+        "compute and a microversion; wins over X-OpenStack-Nova-API-Version",
+    ),
+]
+_SHOW = doc.operation(Family.NOVA, {200: r.NovaServerShow}, parameters=_VERSION_HEADERS)
+# Exactly one action, whose value is an object or null.
+_ACTION_BODY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {action: {"type": ["object", "null"]}},
+            "required": [action],
+            "maxProperties": 1,
+        }
+        for action in _ACTIONS
+    ]
+}
+_ACTION = doc.operation(Family.NOVA, {202: "the action is under way"}, body=_ACTION_BODY)
 
 
 def microversion(request: Request) -> tuple[int, int]:
@@ -44,8 +75,8 @@ def microversion(request: Request) -> tuple[int, int]:
     return version
 
 
-@router.get("/v2.1/{project_id}/servers/{server_id}")
-@router.get("/v2/{project_id}/servers/{server_id}")
+@router.get("/v2.1/{project_id}/servers/{server_id}", **_SHOW)
+@router.get("/v2/{project_id}/servers/{server_id}", **_SHOW)
 def nova_show_server(request: Request, project_id: str, server_id: str) -> Response:
     version = microversion(request)
     region = region_of(request)
@@ -58,8 +89,8 @@ def nova_show_server(request: Request, project_id: str, server_id: str) -> Respo
     )
 
 
-@router.post("/v2.1/{project_id}/servers/{server_id}/action")
-@router.post("/v2/{project_id}/servers/{server_id}/action")
+@router.post("/v2.1/{project_id}/servers/{server_id}/action", **_ACTION)
+@router.post("/v2/{project_id}/servers/{server_id}/action", **_ACTION)
 def nova_server_action(request: Request, project_id: str, server_id: str) -> Response:
     body = json_body(request)
     if not isinstance(body, dict) or len(body) != 1:

@@ -8,11 +8,19 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coldshift.api import openapi as doc
+from coldshift.api import response_models as r
 from coldshift.api.deps import base_url, hosts_by_id, region_of
+from coldshift.api.errors import Family
 from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1, requested_ids
 from coldshift.api.parsing import FieldErrors, parse_json, parse_model, query_int, raw_body
 from coldshift.api.responses import JsonResponse
-from coldshift.api.schemas import BatchActionBody, CreateServersBody, DeleteServersBody
+from coldshift.api.schemas import (
+    BatchActionBody,
+    CreateServersBody,
+    DeleteServersBody,
+    MigrateBody,
+)
 from coldshift.api.views.servers import (
     EXPECT_FIELDS,
     cloud_server,
@@ -34,6 +42,16 @@ from coldshift.services import servers as svc
 from coldshift.services.context import Region
 
 router = APIRouter()
+ECS = Family.ECS
+
+_CREATE_DOC = doc.operation(
+    ECS,
+    {200: r.ServersCreated, 202: "dry_run: the request would be accepted; nothing is created"},
+    body=CreateServersBody,
+    parameters=[
+        doc.header("X-Client-Token", {"type": "string"}, "idempotency token, at most 128 chars")
+    ],
+)
 
 _CREATE_FIELD_ERRORS: FieldErrors = {
     (("server", "count"), "less_than_equal"): TooManyServers,
@@ -90,17 +108,32 @@ def _create(request: Request, project_id: str) -> Response:
     return JsonResponse({"job_id": submitted.job_id, "serverIds": list(submitted.server_ids)})
 
 
-@router.post("/v1/{project_id}/cloudservers")
+@router.post("/v1/{project_id}/cloudservers", **_CREATE_DOC)
 def create_post_paid_servers(request: Request, project_id: str) -> Response:
     return _create(request, project_id)
 
 
-@router.post("/v1.1/{project_id}/cloudservers")
+@router.post("/v1.1/{project_id}/cloudservers", **_CREATE_DOC)
 def create_servers(request: Request, project_id: str) -> Response:
     return _create(request, project_id)
 
 
-@router.get("/v1/{project_id}/cloudservers/detail")
+@router.get(
+    "/v1/{project_id}/cloudservers/detail",
+    **doc.operation(
+        ECS,
+        {200: r.ServerDetailList},
+        parameters=[
+            doc.query("server_id", {"type": "string"}, "ids joined by ','; other filters ignored"),
+            *doc.text_queries(
+                "name", "flavor", "status", "ip", "ip_eq", "reservation_id", "tags", "not-tags"
+            ),
+            doc.limit_query(1000, minimum=0),
+            doc.query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+            doc.query("marker", {"type": "string"}, empty_is_absent=False),
+        ],
+    ),
+)
 def list_servers_details(request: Request, project_id: str) -> Response:
     region = region_of(request)
     servers = region.store.list_servers(project_id)
@@ -138,7 +171,37 @@ def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> 
     return JsonResponse({"count": len(entries), "servers": entries})
 
 
-@router.get("/v1.1/{project_id}/cloudservers/detail")
+@router.get(
+    "/v1.1/{project_id}/cloudservers/detail",
+    **doc.operation(
+        ECS,
+        {200: r.CloudServerList},
+        parameters=[
+            *doc.text_queries(
+                "name",
+                "status",
+                "flavor_name",
+                "id",
+                "image_id",
+                "availability_zone",
+                "availability_zone_eq",
+                "tags",
+                "not-tags",
+            ),
+            doc.query("marker", {"type": "string"}, empty_is_absent=False),
+            doc.limit_query(100),
+            doc.query(
+                "expect-fields",
+                # Names it does not know are ignored, as Huawei does.
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"enum": sorted(EXPECT_FIELDS)}, {"type": "string"}]},
+                },
+                "optional members to add to each server",
+            ),
+        ],
+    ),
+)
 def list_cloud_servers(request: Request, project_id: str) -> Response:
     region = region_of(request)
     matches = filter_v11(request, region.store.list_servers(project_id))
@@ -165,7 +228,7 @@ def list_cloud_servers(request: Request, project_id: str) -> Response:
     )
 
 
-@router.get("/v1/{project_id}/cloudservers/{server_id}")
+@router.get("/v1/{project_id}/cloudservers/{server_id}", **doc.operation(ECS, {200: r.ServerShow}))
 def show_server(request: Request, project_id: str, server_id: str) -> Response:
     region = region_of(request)
     server = region.server(project_id, server_id)
@@ -173,7 +236,10 @@ def show_server(request: Request, project_id: str, server_id: str) -> Response:
     return JsonResponse({"server": server_detail(server, region.flavor(server.flavor_id), host)})
 
 
-@router.post("/v1/{project_id}/cloudservers/action")
+@router.post(
+    "/v1/{project_id}/cloudservers/action",
+    **doc.operation(ECS, {200: r.JobAccepted}, body=BatchActionBody),
+)
 def batch_action(request: Request, project_id: str) -> Response:
     body = parse_model(request, BatchActionBody)
     given = [
@@ -195,7 +261,10 @@ def batch_action(request: Request, project_id: str) -> Response:
     return JsonResponse({"job_id": submitted.job_id})
 
 
-@router.post("/v1/{project_id}/cloudservers/delete")
+@router.post(
+    "/v1/{project_id}/cloudservers/delete",
+    **doc.operation(ECS, {200: r.JobAccepted}, body=DeleteServersBody),
+)
 def delete_servers(request: Request, project_id: str) -> Response:
     body = parse_model(request, DeleteServersBody)
     submitted = svc.batch_action(
@@ -204,7 +273,11 @@ def delete_servers(request: Request, project_id: str) -> Response:
     return JsonResponse({"job_id": submitted.job_id})
 
 
-@router.post("/v1/{project_id}/cloudservers/{server_id}/migrate")
+@router.post(
+    "/v1/{project_id}/cloudservers/{server_id}/migrate",
+    # An empty body, like {} and {"migrate": null}, moves the ECS to the public pool.
+    **doc.operation(ECS, {200: r.JobAccepted}, body=MigrateBody, body_required=False),
+)
 def migrate_server(request: Request, project_id: str, server_id: str) -> Response:
     target = migrate_target(raw_body(request))
     command = MigrateServer(project_id, server_id, target)
