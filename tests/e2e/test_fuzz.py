@@ -2,8 +2,9 @@
 
 Every operation gets positive cases (what the description allows) and negative ones (what it
 does not), each signed as the SDK signs; the answers must never be 5xx and must match the
-description: a documented status, its content type and its body schema. Half the cases name real
-objects (a server, a DeH, a job, a driver operation) so that they get past the 404s.
+description: a documented status, its content type and its body schema. Path parameters are the
+caller's project and, in part of the cases, real objects (a stopped server on a DeH, a job, a
+driver operation) so that cases get past the 403s and 404s.
 
 The run is bounded and repeatable: a fixed number of examples per operation and mode,
 derandomized, no example database, no shrinking (the first failure of an operation is reported
@@ -16,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from coldshift.api.signing import sign_request
 from tests.e2e import admin, sdk
-from tests.e2e.conftest import BACKENDS, Region, region_on
+from tests.e2e.conftest import Region
 from tests.e2e.harness import ADMIN, ALPHA
 
 # Query parameters that make a negative case no negative case at all; the rest of the
@@ -188,12 +188,10 @@ def destructive_last(operation: Operation) -> bool:
     return operation.method.upper() == "DELETE" or operation.path.endswith("/delete")
 
 
-@pytest.fixture(params=BACKENDS)
-def fuzzed_region(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Region]:
-    with region_on(str(request.param), tmp_path) as region:
-        region.start()
-        yield region
-        admin.reset(region.url)  # releases held driver operations, so the server stops promptly
+@pytest.fixture
+def fuzzed_region(region: Region) -> Iterator[Region]:
+    yield region
+    admin.reset(region.url)  # releases held driver operations, so the server stops promptly
 
 
 def test_no_operation_answers_5xx_or_outside_its_description(fuzzed_region: Region) -> None:
