@@ -44,7 +44,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.api import percentile
 from coldshift.catalog import load_default_catalog
 from coldshift.domain.catalog import Catalog, Flavor, PoolSpec
 from coldshift.domain.hosts import Host, HostKind, NumaNode
@@ -59,6 +58,8 @@ from coldshift.placement import (
     Strategy,
     choose_host,
     fit_numa,
+    given_back,
+    taken,
 )
 from coldshift.services.placing import host_view, numa_request, place_and_claim
 from coldshift.services.pool_index import PoolIndex
@@ -92,7 +93,9 @@ class Run:
 
     def p(self, fraction: float) -> float:
         """A percentile of the decisions' wall-clock latency, what a caller waits."""
-        return percentile(self.latencies, fraction)
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[
+            round(fraction * 100) - 1
+        ]
 
 
 # --- the synthesised pool -----------------------------------------------------------------
@@ -110,30 +113,14 @@ def pool_hosts(catalog: Catalog, count: int) -> list[Host]:
         for _ in range(SERVERS_PER_HOST):
             flavor = rng.choice(flavors)
             assert flavor is not None
-            view = take(view, fit_numa(numa_request(flavor), view.nodes), -1)
+            fit = fit_numa(numa_request(flavor), view.nodes)
+            view = taken(view, fit) if isinstance(fit, NumaFit) else view
         nodes = tuple(
             NumaNode(n.index, n.vcpus_total, n.memory_total, n.vcpus_free, n.memory_free)
             for n in view.nodes
         )
         hosts.append(replace(host, nodes=nodes))
     return hosts
-
-
-def take(host: HostView, fit: object, sign: int) -> HostView:
-    """``host`` with ``fit`` taken (sign -1) or given back (+1); unchanged if it is no fit."""
-    if not isinstance(fit, NumaFit):
-        return host
-    nodes = tuple(
-        replace(
-            n,
-            vcpus_free=n.vcpus_free + sign * fit.vcpus_per_node,
-            memory_free=n.memory_free + sign * fit.memory_per_node,
-        )
-        if n.index in fit.node_indexes
-        else n
-        for n in host.nodes
-    )
-    return HostView(host.host_id, host.name, nodes)
 
 
 def decision_flavors(catalog: Catalog, count: int) -> list[Flavor]:
@@ -168,12 +155,12 @@ def indexed(views: list[HostView]) -> tuple[Decide, Release]:
         best = index.best(numa_request(flavor))
         if not isinstance(best, Placement):
             return None
-        index.put(take(index.host(best.host_id), best.fit, -1))
+        index.put(taken(index.host(best.host_id), best.fit))
         return best
 
     def release(placement: Token) -> None:
         assert isinstance(placement, Placement)
-        index.put(take(index.host(placement.host_id), placement.fit, +1))
+        index.put(given_back(index.host(placement.host_id), placement.fit))
 
     return decide, release
 
@@ -187,13 +174,13 @@ def scanned(views: list[HostView]) -> tuple[Decide, Release]:
         if not isinstance(choice, list):
             return None
         best = choice[0]
-        hosts[position[best.host_id]] = take(hosts[position[best.host_id]], best.fit, -1)
+        hosts[position[best.host_id]] = taken(hosts[position[best.host_id]], best.fit)
         return best
 
     def release(placement: Token) -> None:
         assert isinstance(placement, Placement)
         i = position[placement.host_id]
-        hosts[i] = take(hosts[i], placement.fit, +1)
+        hosts[i] = given_back(hosts[i], placement.fit)
 
     return decide, release
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coldshift.placement.engine import choose_host, closest_rejection, order_key
 from coldshift.placement.index import CapacityIndex
-from coldshift.placement.numa_fit import fit_numa
+from coldshift.placement.numa_fit import fit_numa, given_back, taken
 from coldshift.placement.types import (
     HostView,
     NodeView,
@@ -27,5 +27,7 @@ __all__ = [
     "choose_host",
     "closest_rejection",
     "fit_numa",
+    "given_back",
     "order_key",
+    "taken",
 ]

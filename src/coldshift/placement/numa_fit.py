@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import combinations
 
-from coldshift.placement.types import NodeView, NumaFit, NumaRequest, Rejection
+from coldshift.placement.types import HostView, NodeView, NumaFit, NumaRequest, Rejection
 
 SINGLE_NODE_RULE = "single-NUMA-node rule"
 SPLIT_RULE = "NUMA split rule"
@@ -48,3 +49,27 @@ def _rejection(request: NumaRequest, nodes: tuple[NodeView, ...]) -> Rejection:
 def nodes_with_room(vcpus: int, memory: int, nodes: tuple[NodeView, ...]) -> int:
     """How many nodes have ``vcpus`` and ``memory`` free: a guest fits iff enough do."""
     return sum(1 for n in nodes if n.vcpus_free >= vcpus and n.memory_free >= memory)
+
+
+def taken(host: HostView, fit: NumaFit) -> HostView:
+    """``host`` once a claim of ``fit`` has taken its room (as the guarded claim does)."""
+    return _shifted(host, fit, -1)
+
+
+def given_back(host: HostView, fit: NumaFit) -> HostView:
+    """``host`` once the room of ``fit`` is given back."""
+    return _shifted(host, fit, +1)
+
+
+def _shifted(host: HostView, fit: NumaFit, sign: int) -> HostView:
+    nodes = tuple(
+        replace(
+            n,
+            vcpus_free=n.vcpus_free + sign * fit.vcpus_per_node,
+            memory_free=n.memory_free + sign * fit.memory_per_node,
+        )
+        if n.index in fit.node_indexes
+        else n
+        for n in host.nodes
+    )
+    return HostView(host.host_id, host.name, nodes)

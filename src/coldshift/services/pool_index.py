@@ -7,7 +7,8 @@ database, so this process's index can be stale:
 
 - a claim that loses (another process took the room) re-reads that host and decides again;
 - before answering "no capacity", the AZ's pool is re-read, so room freed elsewhere is seen;
-- every claim and release made by this process re-reads the hosts it changed.
+- a claim made by this process is applied to the index as the guarded statement applied
+  it; a release re-reads the hosts it gave room back.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from coldshift.placement import (
     Strategy,
     closest_rejection,
     order_key,
+    taken,
 )
 from coldshift.services.placing import (
     NoCapacity,
@@ -90,10 +92,12 @@ class PoolIndex:
                     placement = self._best(request, az, host_types)
                 if placement is None:
                     raise NoCapacity(self._no_room(request, flavor, az, host_types))
-                claimed = store.claim(server_id, placement, role, server_values(placement.host_id))
-                self._refresh(store, [placement.host_id])
-                if claimed:
+                if store.claim(server_id, placement, role, server_values(placement.host_id)):
+                    # The guarded statement took exactly this from each node: no re-read.
+                    index = self._indexes[self._where[placement.host_id]]
+                    index.put(taken(index.host(placement.host_id), placement.fit))
                     return placement.host_id
+                self._refresh(store, [placement.host_id])  # another process took the room
         raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
 
     def views(self, az: str) -> list[HostView]:

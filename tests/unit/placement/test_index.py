@@ -12,11 +12,14 @@ from coldshift.placement import (
     CapacityIndex,
     HostView,
     NodeView,
+    NumaFit,
     NumaRequest,
     Placement,
     Rejection,
     Strategy,
     choose_host,
+    given_back,
+    taken,
 )
 
 
@@ -173,3 +176,13 @@ def test_hosts_equal_in_every_key_keep_the_order_they_were_given(strategy: Strat
     index.put(host("h2", 4, 4, name="same"))  # an update keeps the host's place
 
     assert chosen(index, NumaRequest(2, 8)) == "h2"
+
+
+def test_taken_and_given_back_change_only_the_fits_nodes() -> None:
+    before = host("a", 8, 6, 4)
+    fit = NumaFit((0, 2), 3, 16)
+
+    after = taken(before, fit)
+
+    assert [(n.vcpus_free, n.memory_free) for n in after.nodes] == [(5, 48), (6, 64), (1, 48)]
+    assert given_back(after, fit) == before
