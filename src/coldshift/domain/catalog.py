@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +87,30 @@ class Catalog:
     public_pool: tuple[PoolSpec, ...]
     projects: tuple[Project, ...]
     driver: DriverSettings = field(default_factory=DriverSettings)
+    # Indexes of the tuples above: every request looks up its key's project, and every
+    # server view its flavor. The first of equal ids wins, as a scan of the tuple would.
+    _flavors: dict[str, Flavor] = field(init=False, repr=False, compare=False)
+    _host_types: dict[str, HostType] = field(init=False, repr=False, compare=False)
+    _by_key: dict[str, Project] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        def first_of(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            return dict(reversed(pairs))
+
+        object.__setattr__(self, "_flavors", first_of([(f.id, f) for f in self.flavors]))
+        object.__setattr__(
+            self, "_host_types", first_of([(t.host_type, t) for t in self.host_types])
+        )
+        object.__setattr__(self, "_by_key", first_of([(p.access_key, p) for p in self.projects]))
 
     def flavor(self, flavor_id: str) -> Flavor | None:
-        return next((f for f in self.flavors if f.id == flavor_id), None)
+        return self._flavors.get(flavor_id)
 
     def host_type(self, name: str) -> HostType | None:
-        return next((t for t in self.host_types if t.host_type == name), None)
+        return self._host_types.get(name)
 
     def project_by_key(self, access_key: str) -> Project | None:
-        return next((p for p in self.projects if p.access_key == access_key), None)
+        return self._by_key.get(access_key)
 
     def project(self, project_id: str) -> Project | None:
         return next((p for p in self.projects if p.id == project_id), None)
