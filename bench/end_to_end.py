@@ -21,7 +21,6 @@ import json
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,6 +44,7 @@ from bench.regions import (
     percentile,
     raw_request,
     spread,
+    start_load,
     stopped_fleet,
     write_catalog,
 )
@@ -91,7 +91,7 @@ def submit_all(
     """Send one pre-signed migrate request per server, spread over the processes, from one
     load generator per process at once; answer the seconds until the last was accepted."""
     project = bench_project(1)
-    specs = []
+    loads = []
     for index, server in enumerate(servers):
         mine = fleet.servers[index :: len(servers)]
         requests = [
@@ -103,30 +103,17 @@ def submit_all(
             ).decode("latin-1")
             for server_id, pair in mine
         ]
-        spec = workdir / f"load-{index}.json"
-        spec.write_text(
-            json.dumps(
-                {
-                    "port": server.port,
-                    "requests": requests,
-                    "expect": 200,
-                    "concurrency": concurrency // len(servers),
-                    "max_requests": len(requests),
-                    "seconds": 300,
-                    "cycle": False,
-                }
-            )
-        )
-        specs.append(spec)
-    loads = [
-        subprocess.Popen([sys.executable, "-m", "bench.loadgen", str(s)], stdout=subprocess.PIPE)
-        for s in specs
-    ]
-    results = [json.loads(load.communicate(timeout=400)[0]) for load in loads]
-    for result in results:
-        if result["errors"]:
-            raise RuntimeError(f"migrate refused: {result['errors']} {result['error_bodies']}")
-    return float(max(r["elapsed"] for r in results))
+        spec = {
+            "port": server.port,
+            "requests": requests,
+            "expect": 200,
+            "concurrency": concurrency // len(servers),
+            "max_requests": len(requests),
+            "seconds": 300,
+            "cycle": False,
+        }
+        loads.append(start_load(spec, workdir / f"load-{index}"))
+    return max(float(load()["elapsed"]) for load in loads)
 
 
 def wait_all_terminal(watcher: Database, since: float, count: int, timeout: float = 600) -> None:

@@ -4,9 +4,12 @@ performance.md asks for."""
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +206,21 @@ def migrate_path(server_id: str) -> str:
 
 def migrate_body(fleet: Fleet, pair: int) -> dict[str, Any]:
     return {"migrate": {"dedicated_host_id": fleet.targets[pair]}}
+
+
+def start_load(spec: dict[str, Any], path: Path) -> Callable[[], dict[str, Any]]:
+    """Start bench.loadgen on ``spec`` in its own process; answer a function that waits for
+    it and returns its result (several may run at once)."""
+    spec_path, out_path = path.with_suffix(".spec.json"), path.with_suffix(".out.json")
+    spec_path.write_text(json.dumps({**spec, "out": str(out_path)}), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "bench.loadgen", str(spec_path)])
+
+    def result() -> dict[str, Any]:
+        if process.wait(timeout=float(spec["seconds"]) + 120) != 0:
+            raise RuntimeError(f"bench.loadgen failed on {spec_path}")
+        answer: dict[str, Any] = json.loads(out_path.read_text(encoding="utf-8"))
+        if answer["errors"]:
+            raise RuntimeError(f"unexpected answers: {answer['errors']} {answer['error_bodies']}")
+        return answer
+
+    return result
