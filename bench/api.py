@@ -187,18 +187,15 @@ def run_load(
         "seconds": seconds,
         "cycle": cycle,
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", handle.name],
-            capture_output=True,
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps({**spec, "out": str(out_path)}))
+        subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", str(spec_path)],
             check=True,
             timeout=seconds + 120,
         )
-    finally:
-        Path(handle.name).unlink()
-    result: dict[str, Any] = json.loads(done.stdout)
+        result: dict[str, Any] = json.loads(out_path.read_text())
     return result
 
 

@@ -2,10 +2,11 @@
 over keep-alive connections with asyncio streams (uvloop when installed), so that a request
 costs the generator a write, a read and a clock reading, and nothing is signed while timing.
 
-Usage: python -m bench.loadgen SPEC.json   (prints one JSON result line)
+Usage: python -m bench.loadgen SPEC.json   (writes its JSON result to the file SPEC names)
 
 SPEC: {"port", "requests": [latin-1 text of each whole request], "expect": status,
-"concurrency", "max_requests", "seconds", "cycle": reuse requests round-robin (else each once)}.
+"concurrency", "max_requests", "seconds", "cycle": reuse requests round-robin (else each once),
+"out": the result's path}.
 Bounded: it stops after ``max_requests`` requests or ``seconds`` seconds, whichever comes first.
 """
 
@@ -123,7 +124,8 @@ def main() -> None:
         result = uvloop.run(run(load))
     except ImportError:
         result = asyncio.run(run(load))
-    print(json.dumps(result))
+    with open(spec["out"], "w", encoding="utf-8") as out:
+        json.dump(result, out)
 
 
 if __name__ == "__main__":

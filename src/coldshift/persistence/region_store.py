@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     CompoundSelect,
     Connection,
+    bindparam,
     delete,
     exists,
     func,
@@ -46,6 +47,18 @@ _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
 _UNFINISHED = (JobStatus.INIT.value, JobStatus.RUNNING.value)
 
 
+# The reads of every GET of a server and of every migrate, built once: a request then pays
+# neither building the statement nor computing its cache key.
+_SERVER = select(servers).where(servers.c.id == bindparam("server_id"))
+_PROJECT_SERVER = _SERVER.where(servers.c.project_id == bindparam("project_id"))
+_HOST_WITH_NODES = (
+    select(hosts, *(c for c in numa_nodes.c if c.name != "host_id"))
+    .outerjoin(numa_nodes, numa_nodes.c.host_id == hosts.c.id)
+    .where(hosts.c.id == bindparam("host_id"))
+    .order_by(numa_nodes.c.node_index)
+)
+
+
 class SqlRegionStore:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self._db = db
@@ -54,11 +67,9 @@ class SqlRegionStore:
     # ---- reads -------------------------------------------------------------------------
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None:
-        query = select(servers).where(servers.c.id == server_id)
-        if project_id is not None:
-            query = query.where(servers.c.project_id == project_id)
+        query = _SERVER if project_id is None else _PROJECT_SERVER
         with self._db.read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, {"server_id": server_id, "project_id": project_id}).first()
         return server_from_row(row) if row is not None else None
 
     def list_servers(self, project_id: str) -> list[Server]:
@@ -87,8 +98,12 @@ class SqlRegionStore:
             ).scalar_one()
 
     def get_host(self, host_id: str) -> Host | None:
-        found = self.list_hosts(host_ids=[host_id])
-        return found[0] if found else None
+        with self._db.read() as conn:
+            rows = conn.execute(_HOST_WITH_NODES, {"host_id": host_id}).all()
+        if not rows:
+            return None
+        nodes = tuple(node_from_row(r) for r in rows if r.node_index is not None)
+        return host_from_row(rows[0], nodes)
 
     def list_hosts(
         self,
