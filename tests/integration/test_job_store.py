@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import Connection, event
 
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.jobs.ports import LeaseLost
@@ -144,3 +145,46 @@ def _finish_after(
     assert job is not None
     barrier.wait()
     store.finish(job.id, owner, True, None, None)
+
+
+def _exists(db: Database, job_id: str) -> bool:
+    with db.read() as conn:
+        return load_job_tree(conn, "p", job_id) is not None
+
+
+def test_a_steps_deferred_write_commits_with_its_record_and_not_without(db: Database) -> None:
+    clock = FrozenClock()
+    store = SqlJobStore(db, clock)
+    _record(db, _batch("p8", 1), clock)
+    job = store.claim_next("a", 5)
+    assert job is not None
+
+    # the effect opens a write of its own: it joins the record's transaction
+    store.record_step(job.id, "a", 1, {}, False, 5, [lambda: _record(db, _batch("e1", 0), clock)])
+    assert _exists(db, "e1")
+
+    with pytest.raises(LeaseLost):  # the record is refused: the effect is rolled back with it
+        store.record_step(
+            job.id, "b", 2, {}, False, 5, [lambda: _record(db, _batch("e2", 0), clock)]
+        )
+    with pytest.raises(LeaseLost):
+        store.finish(
+            job.id, "b", True, None, None, effects=[lambda: _record(db, _batch("e3", 0), clock)]
+        )
+    assert not _exists(db, "e2") and not _exists(db, "e3")
+
+
+def test_an_idle_poll_for_jobs_commits_no_write_transaction(db: Database) -> None:
+    store = SqlJobStore(db, FrozenClock())
+    writes: list[object] = []
+
+    def on_commit(conn: Connection) -> None:
+        if conn.get_execution_options().get("coldshift_immediate", False):
+            writes.append(conn)
+
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        assert store.claim_next("idle", 5) is None
+    finally:
+        event.remove(db.engine, "commit", on_commit)
+    assert writes == []

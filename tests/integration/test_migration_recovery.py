@@ -86,13 +86,15 @@ STEPS = (
     "confirm",
 )
 COMMIT_POINT = 4
-#: the server's task while its job is stopped (before, after) each forward step
+#: the server's task while its job is stopped (before, after) each forward step. copy_disks and
+#: switch_over defer their write to the step's record (StepContext.defer): a crash after they
+#: returned but before the record finds the task unchanged.
 TASK_AT: dict[str, tuple[TaskState | None, TaskState | None]] = {
     "claim_target": (TaskState.RESIZE_PREP, TaskState.RESIZE_MIGRATING),
-    "copy_disks": (TaskState.RESIZE_MIGRATING, TaskState.RESIZE_MIGRATED),
+    "copy_disks": (TaskState.RESIZE_MIGRATING, TaskState.RESIZE_MIGRATING),
     "define_on_target": (TaskState.RESIZE_MIGRATED, TaskState.RESIZE_MIGRATED),
     "cleanup_source": (TaskState.RESIZE_MIGRATED, TaskState.RESIZE_MIGRATED),
-    "switch_over": (TaskState.RESIZE_MIGRATED, TaskState.RESIZE_FINISH),
+    "switch_over": (TaskState.RESIZE_MIGRATED, TaskState.RESIZE_MIGRATED),
     "confirm": (TaskState.RESIZE_FINISH, None),
 }
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from coldshift.jobs.model import Job
+
+Effects = Sequence[Callable[[], object]]
 
 
 class LeaseLost(Exception):
@@ -23,8 +26,10 @@ class JobStore(Protocol):
         progress: dict[str, Any],
         compensating: bool,
         lease_seconds: float,
+        effects: Effects = (),
     ) -> None:
-        """Persist progress and renew the lease; raise LeaseLost if ``owner`` lost the job."""
+        """Persist progress and renew the lease; raise LeaseLost if ``owner`` lost the job.
+        ``effects`` (the step's deferred writes) run first, in the same transaction."""
 
     def finish(
         self,
@@ -33,8 +38,13 @@ class JobStore(Protocol):
         success: bool,
         error_code: str | None,
         fail_reason: str | None,
+        *,
+        last_step: tuple[int, dict[str, Any]] | None = None,
+        effects: Effects = (),
     ) -> None:
-        """Make the job terminal (and its parent, when all siblings are); raise LeaseLost."""
+        """Make the job terminal (and its parent, when all siblings are); raise LeaseLost.
+        ``last_step`` (steps_done, progress) and ``effects`` are the record of the step that
+        ended the job, made in the same transaction instead of one of their own."""
 
     def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
         """Renew the leases of the jobs ``owner`` still holds."""

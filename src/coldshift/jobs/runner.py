@@ -72,6 +72,7 @@ class JobRunner:
             raise HandedBack(ctx.job.id)
 
     def _forward(self, workflow: Workflow, ctx: StepContext) -> None:
+        last = len(workflow.steps) - 1
         for index in range(ctx.job.steps_done, len(workflow.steps)):
             self._yield_if_stopping(ctx)
             step = workflow.steps[index]
@@ -87,8 +88,27 @@ class JobRunner:
                     raise
                 self._undo(workflow, ctx, index, self._failure(step.name, ctx.job.id, exc))
                 return
+            if index == last:
+                # The last step's record and the job's end are one transaction: a crash
+                # between them would only have the (idempotent) last step run again.
+                self._store.finish(
+                    ctx.job.id,
+                    self._owner,
+                    True,
+                    None,
+                    None,
+                    last_step=(index + 1, ctx.progress),
+                    effects=ctx.take_effects(),
+                )
+                return
             self._store.record_step(
-                ctx.job.id, self._owner, index + 1, ctx.progress, False, self._lease
+                ctx.job.id,
+                self._owner,
+                index + 1,
+                ctx.progress,
+                False,
+                self._lease,
+                ctx.take_effects(),
             )
         self._store.finish(ctx.job.id, self._owner, True, None, None)
 
@@ -105,6 +125,7 @@ class JobRunner:
         """Compensate steps ``from_index`` down to 0. The step at ``from_index`` may have
         done part of its work, so it is compensated too (compensations are idempotent)."""
         code, reason = (failure or [INTERRUPTED_CODE, "undone"])[:2]
+        ctx.take_effects()  # what the failed step deferred is never written
         ctx.progress["_failure"] = [code, reason]
         last = min(from_index, len(workflow.steps) - 1)
         self._store.record_step(ctx.job.id, self._owner, last, ctx.progress, True, self._lease)

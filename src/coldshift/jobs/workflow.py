@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,12 +20,28 @@ class StepFailed(Exception):
         self.reason = reason
 
 
+#: a write a step leaves to the runner: run inside the transaction that records the step
+Effect = Callable[[], object]
+
+
 @dataclass
 class StepContext:
     """What a step sees: the job, and a progress dict persisted after every step."""
 
     job: Job
     progress: dict[str, Any] = field(default_factory=dict)
+    effects: list[Effect] = field(default_factory=list)
+
+    def defer(self, effect: Effect) -> None:
+        """Commit ``effect`` (a store write) in the same transaction as this step's record,
+        once ``run`` has returned: one commit instead of two, and the state change and the
+        progress that says it was made can no longer be torn apart by a crash. Only for a
+        step's last write: nothing in the step may depend on it being committed already."""
+        self.effects.append(effect)
+
+    def take_effects(self) -> list[Effect]:
+        taken, self.effects = self.effects, []
+        return taken
 
 
 class Step(Protocol):

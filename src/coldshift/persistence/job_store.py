@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, delete, or_, select, update
 
 from coldshift.jobs.model import Job, JobStatus, NewJob
-from coldshift.jobs.ports import LeaseLost
+from coldshift.jobs.ports import Effects, LeaseLost
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.tables import jobs
@@ -81,15 +81,16 @@ class SqlJobStore:
 
     def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
         now = self._clock()
-        candidate = (
-            select(jobs.c.id)
-            .where(
-                jobs.c.runnable.is_(True),
-                or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
-            )
-            .order_by(jobs.c.created_at)
-            .limit(1)
+        takeable = (
+            jobs.c.runnable.is_(True),
+            or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
         )
+        # Idle workers poll: finding nothing must not cost a write transaction (on SQLite
+        # the file's one write lock, which the busy workers queue for).
+        with self._db.read() as conn:
+            if conn.execute(select(jobs.c.id).where(*takeable).limit(1)).first() is None:
+                return None
+        candidate = select(jobs.c.id).where(*takeable).order_by(jobs.c.created_at).limit(1)
         if not self._db.is_sqlite:
             candidate = candidate.with_for_update(skip_locked=True)
         stmt = (
@@ -118,9 +119,11 @@ class SqlJobStore:
         progress: dict[str, Any],
         compensating: bool,
         lease_seconds: float,
+        effects: Effects = (),
     ) -> None:
         now = self._clock()
         with self._db.write() as conn:
+            _apply(effects)
             values: dict[str, Any] = dict(
                 steps_done=steps_done,
                 progress=progress,
@@ -136,10 +139,15 @@ class SqlJobStore:
         success: bool,
         error_code: str | None,
         fail_reason: str | None,
+        *,
+        last_step: tuple[int, dict[str, Any]] | None = None,
+        effects: Effects = (),
     ) -> None:
         now = self._clock()
         status = JobStatus.SUCCESS if success else JobStatus.FAIL
+        recorded = {} if last_step is None else dict(steps_done=last_step[0], progress=last_step[1])
         with self._db.write() as conn:
+            _apply(effects)
             parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
             if parent_id is not None:
                 # Siblings finishing at once must not each see the other still running and
@@ -151,6 +159,7 @@ class SqlJobStore:
                 job_id,
                 owner,
                 dict(
+                    recorded,
                     status=status.value,
                     error_code=error_code,
                     fail_reason=fail_reason,
@@ -216,6 +225,13 @@ class SqlJobStore:
         )
         if result.rowcount != 1:
             raise LeaseLost(job_id)
+
+
+def _apply(effects: Effects) -> None:
+    """A step's deferred writes: each store call joins the caller's open write transaction
+    (Database.write), so they commit or roll back with the job's record."""
+    for effect in effects:
+        effect()
 
 
 def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from coldshift.jobs.model import Job, JobStatus, NewJob
-from coldshift.jobs.ports import LeaseLost
+from coldshift.jobs.ports import Effects, LeaseLost
 
 
 class FrozenClock:
@@ -91,9 +91,12 @@ class InMemoryJobStore:
         progress: dict[str, Any],
         compensating: bool,
         lease_seconds: float,
+        effects: Effects = (),
     ) -> None:
         with self._lock:
             self._check(job_id, owner)
+            for effect in effects:
+                effect()
             job = self.jobs[job_id]
             self.jobs[job_id] = replace(
                 job, steps_done=steps_done, progress=dict(progress), compensating=compensating
@@ -107,12 +110,20 @@ class InMemoryJobStore:
         success: bool,
         error_code: str | None,
         fail_reason: str | None,
+        *,
+        last_step: tuple[int, dict[str, Any]] | None = None,
+        effects: Effects = (),
     ) -> None:
         with self._lock:
             self._check(job_id, owner)
+            for effect in effects:
+                effect()
             status = JobStatus.SUCCESS if success else JobStatus.FAIL
+            job = self.jobs[job_id]
+            if last_step is not None:
+                job = replace(job, steps_done=last_step[0], progress=dict(last_step[1]))
             job = replace(
-                self.jobs[job_id],
+                job,
                 status=status,
                 error_code=error_code,
                 fail_reason=fail_reason,

@@ -757,3 +757,57 @@ def test_a_stopping_worker_lets_a_running_job_end_within_the_drain_time() -> Non
 
     assert not stopper.is_alive()
     assert engine.job("job-1").status is JobStatus.SUCCESS
+
+
+# --- deferred effects: a step's last write commits with its record ------------------------------
+
+
+def test_a_deferred_effect_runs_when_the_step_is_recorded_not_before() -> None:
+    engine = Engine()
+    seen: list[tuple[str, int]] = []
+
+    def defer_write(ctx: StepContext) -> None:
+        ctx.defer(lambda: seen.append(("written", engine.job("job-1").steps_done)))
+        seen.append(("s0 goes on", 0))
+
+    engine.register(3, on_run={0: defer_write, 1: lambda _: seen.append(("s1 runs", 0))})
+    engine.store.add(single())
+
+    engine.worker().run_until_idle()
+
+    # written after s0 returned, inside its record (steps_done still 0 then), before s1
+    assert seen == [("s0 goes on", 0), ("written", 0), ("s1 runs", 0)]
+    assert engine.job("job-1").status is JobStatus.SUCCESS
+
+
+def test_the_effect_of_a_step_that_fails_is_never_written() -> None:
+    engine = Engine()
+    written: list[str] = []
+
+    def defer_then_fail(ctx: StepContext) -> None:
+        ctx.defer(lambda: written.append("s1"))
+
+    engine.register(3, on_run={1: defer_then_fail}, fail_at=1, fail=StepFailed("Ecs.1000", "fault"))
+    engine.store.add(single())
+
+    engine.worker().run_until_idle()
+
+    assert written == []
+    assert engine.job("job-1").error_code == "Ecs.1000"
+
+
+def test_the_last_step_is_recorded_by_the_end_of_the_job() -> None:
+    engine = Engine()
+    written: list[str] = []
+    engine.register(2, on_run={1: lambda ctx: ctx.defer(lambda: written.append("last"))})
+    engine.store.add(single())
+
+    engine.worker().run_until_idle()
+
+    job = engine.job("job-1")
+    assert written == ["last"]
+    assert (job.status, job.steps_done, job.progress) == (
+        JobStatus.SUCCESS,
+        2,
+        {"s0": "done", "s1": "done"},
+    )

@@ -97,7 +97,8 @@ class DriverStep:
         except DriverError as exc:
             raise StepFailed(exc.code, f"{exc.code}: {exc.reason}") from exc
         if self.next_task is not None:
-            self.region.store.update_server(server.id, {"task_state": self.next_task.value})
+            values = {"task_state": self.next_task.value}
+            ctx.defer(lambda: self.region.store.update_server(server.id, values))
 
     def compensate(self, ctx: StepContext) -> None:
         _server, guest, target = self._guest(ctx)
@@ -127,15 +128,15 @@ class SwitchOver:
         if target is None:
             return  # switched already, before an interruption
         dedicated = target.kind is HostKind.DEH
-        self.region.store.switch_over(
-            server_id,
-            {
-                "host_id": target.id,
-                "tenancy": DEDICATED if dedicated else SHARED,
-                "dedicated_host_id": target.id if dedicated else None,
-                "task_state": TaskState.RESIZE_FINISH.value,
-            },
-        )
+        values = {
+            "host_id": target.id,
+            "tenancy": DEDICATED if dedicated else SHARED,
+            "dedicated_host_id": target.id if dedicated else None,
+            "task_state": TaskState.RESIZE_FINISH.value,
+        }
+        # Committed with the step's record: the commit point and "steps_done past it" are
+        # one transaction.
+        ctx.defer(lambda: self.region.store.switch_over(server_id, values))
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: it is the commit point."""
