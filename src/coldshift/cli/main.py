@@ -10,6 +10,7 @@ from typing import Annotated, TextIO
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 
 from coldshift import bootstrap
 from coldshift.api.app import create_app
@@ -17,7 +18,7 @@ from coldshift.catalog import CatalogError, load_catalog, load_default_catalog
 from coldshift.config import Settings, default_db_url
 from coldshift.domain.catalog import Catalog
 from coldshift.domain.errors import ColdshiftError
-from coldshift.persistence.db import normalise_url
+from coldshift.persistence.db import sqlite_path
 
 app = typer.Typer(add_completion=False, help="coldshift: a local Huawei Cloud ECS/DeH region.")
 console = Console(soft_wrap=True)
@@ -105,10 +106,10 @@ def _load_catalog(path: str | None) -> Catalog:
 
 def _single_process_lock(db_url: str) -> TextIO | None:
     """One process per SQLite file: a second one would run the same jobs twice."""
-    url = normalise_url(db_url)
-    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+    database = sqlite_path(db_url)
+    if database is None:
         return None
-    path = url.removeprefix("sqlite:///") + ".lock"
+    path = database + ".lock"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     handle = open(path, "w")
     try:
@@ -151,13 +152,18 @@ def check(
     from coldshift.persistence.db import connect
     from coldshift.persistence.invariants import check as check_invariants
 
+    path = sqlite_path(db)
+    if path is not None and not os.path.exists(path):
+        # connecting would create an empty file and then fail on its missing tables
+        console.print(f"[red]coldshift: no database at {path}[/red]")
+        raise typer.Exit(2)
     database = connect(db)
     try:
         drift = check_invariants(database)
     finally:
         database.dispose()
     for item in drift:
-        console.print(f"[red]{item}[/red]")
+        console.print(f"[red]{escape(str(item))}[/red]")  # ids in [...] are not markup
     if drift:
         raise typer.Exit(1)
     console.print("no drift: capacity, placement and jobs are consistent")

@@ -75,6 +75,14 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL; None for PostgreSQL and for an in-memory SQLite."""
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def connect(url: str, *, pool_size: int = 20) -> Database:
     url = normalise_url(url)
     # JSON columns (server details, job payloads) are decoded on every read: orjson reads
