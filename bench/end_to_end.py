@@ -171,6 +171,7 @@ def profiling(server: ServerProcess, output: str | None) -> Iterator[None]:
             "--format",
             _py_spy_format(output),
             "--nonblocking",
+            "--gil",  # only the thread holding the GIL: where the CPU goes, not who waits
         ]
     )
     try:
