@@ -50,31 +50,33 @@ from coldshift.persistence.tables import jobs
 
 @dataclass
 class CommitLog:
-    """Commits seen on one engine: reads, and writes by the store method that made them."""
+    """Commits seen on one engine, writes and reads, each labelled by the store method that
+    made it and the service code that called the store."""
 
     writes: collections.Counter[str] = field(default_factory=collections.Counter)
-    reads: int = 0
+    reads: collections.Counter[str] = field(default_factory=collections.Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def commit(self, conn: Connection) -> None:
-        if not conn.get_execution_options().get("coldshift_immediate", False):
-            with self._lock:
-                self.reads += 1
-            return
-        label = _store_method(sys._getframe(1))
+        write = conn.get_execution_options().get("coldshift_immediate", False)
+        label = _callers(sys._getframe(1))
         with self._lock:
-            self.writes[label] += 1
+            (self.writes if write else self.reads)[label] += 1
 
 
-def _store_method(frame: FrameType | None) -> str:
-    """The outermost persistence method on the stack: which store call committed."""
-    found = "?"
+def _callers(frame: FrameType | None) -> str:
+    """``store method ← service function``: the outermost persistence frame on the stack
+    and the innermost services/ frame above it."""
+    store, service = "?", "?"
     while frame is not None:
         path = frame.f_code.co_filename
+        name = f"{Path(path).stem}.{frame.f_code.co_name}"
         if f"coldshift{os.sep}persistence{os.sep}" in path and not path.endswith("db.py"):
-            found = f"{Path(path).stem}.{frame.f_code.co_name}"
+            store = name
+        elif f"coldshift{os.sep}services{os.sep}" in path and service == "?":
+            service = name
         frame = frame.f_back
-    return found
+    return f"{store} ← {service}"
 
 
 @contextmanager
@@ -92,7 +94,7 @@ def counting(engine: Engine) -> Iterator[CommitLog]:
 class TxCount:
     migrations: int
     writes: collections.Counter[str]
-    reads: int
+    reads: collections.Counter[str]
     pickups: list[float]
 
     @property
@@ -102,10 +104,12 @@ class TxCount:
     def report(self) -> str:
         lines = [
             f"transactions per migration ({self.migrations} migrations, one at a time): "
-            f"{self.writes_per_migration:.2f} writes + {self.reads / self.migrations:.2f} reads",
+            f"{self.writes_per_migration:.2f} writes + "
+            f"{sum(self.reads.values()) / self.migrations:.2f} reads",
         ]
-        for label, count in sorted(self.writes.items(), key=lambda kv: -kv[1]):
-            lines.append(f"    {count / self.migrations:5.2f}  {label}")
+        for kind, counts in (("write", self.writes), ("read", self.reads)):
+            for label, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+                lines.append(f"    {kind:5} {count / self.migrations:5.2f}  {label}")
         lines.append(
             f"job pickup in-process (submit → claim, idle workers): "
             f"p50 {percentile(self.pickups, 0.5) * 1000:.2f} ms, "
