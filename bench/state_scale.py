@@ -5,7 +5,7 @@ by offset and by marker), list DeHs and show DeH, beside the same calls on a sma
 the same shape (the baseline; ratio = big ÷ small).
 
 Usage: python -m bench.state_scale [--hosts 10000] [--servers 100000] [--db sqlite|pg]
-                                   [--runs 3] [--requests 200]
+                                   [--runs 3] [--requests 200] [--seconds 20]
 
 Loading: the schema comes from the real upgrade (a first ``coldshift serve``), which also
 creates the public pool from a generated catalog (a fifth of the hosts); through the API one
@@ -286,16 +286,22 @@ def calls_for(url: str, project: Project, watcher_url: str) -> Calls:
 
 
 def latencies(
-    server: ServerProcess, project: Project, paths: list[str], requests: int, workdir: Path
+    server: ServerProcess,
+    project: Project,
+    paths: list[str],
+    requests: int,
+    seconds: float,
+    workdir: Path,
 ) -> list[float]:
-    """``requests`` calls one at a time (bench.loadgen, its own process)."""
+    """``requests`` calls one at a time, or fewer if ``seconds`` run out (bench.loadgen, in
+    its own process)."""
     spec = {
         "port": server.port,
         "requests": [raw_request("GET", server.url + p, project).decode("latin-1") for p in paths],
         "expect": 200,
         "concurrency": 1,
         "max_requests": requests,
-        "seconds": 120,
+        "seconds": seconds,
         "cycle": True,
     }
     result = start_load(spec, workdir / "calls")()
@@ -333,7 +339,9 @@ def build_region(url: str, shape: Shape, workdir: Path) -> Path:
     return catalog
 
 
-def measure(url: str, catalog: Path, runs: int, requests: int, workdir: Path) -> RegionFigures:
+def measure(
+    url: str, catalog: Path, runs: int, requests: int, seconds: float, workdir: Path
+) -> RegionFigures:
     figures = RegionFigures([], [], [], {})
     project = bench_project(1)
     for run in range(runs + 1):  # the first start warms the OS caches: not counted
@@ -345,7 +353,7 @@ def measure(url: str, catalog: Path, runs: int, requests: int, workdir: Path) ->
             rss = rss_mb(server)
             calls = calls_for(server.url, project, url)
             measured = {
-                name: latencies(server, project, paths, requests, workdir)
+                name: latencies(server, project, paths, requests, seconds, workdir)
                 for name, paths in calls.paths.items()
             }
             if run == 0:
@@ -372,12 +380,12 @@ def report(shape: Shape, big: RegionFigures, small: RegionFigures, small_shape: 
     ):
         print(f"{what:20} {spread(values, unit, digits)}   baseline {spread(base, unit, digits)}")
     header = ("call", "p50 ms", "p99 ms", "base p50", "base p99", "p50 ratio")
-    print(f"{header[0]:32}" + "".join(f"{h:>10}" for h in header[1:]))
+    print(f"{header[0]:40}" + "".join(f"{h:>10}" for h in header[1:]))
     for name, values in big.calls.items():
         base = small.calls[name]
         row = [percentile(v, q) * 1000 for v in (values, base) for q in (0.5, 0.99)]
         cells = [row[0], row[1], row[2], row[3], row[0] / row[2]]
-        print(f"{name:32}" + "".join(f"{c:10.2f}" for c in cells))
+        print(f"{name + f' (n={len(values)})':40}" + "".join(f"{c:10.2f}" for c in cells))
 
 
 def regions(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Shape, RegionFigures]]:
@@ -389,7 +397,7 @@ def regions(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Shape, Re
             url = stack.enter_context(database(args.db, place, name))
             print(f"{name} region:", flush=True)
             catalog = build_region(url, shape, place)
-            yield shape, measure(url, catalog, args.runs, args.requests, place)
+            yield shape, measure(url, catalog, args.runs, args.requests, args.seconds, place)
 
 
 def main() -> None:
@@ -400,6 +408,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20, help="bound of each call's load")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         (small_shape, small), (shape, big) = list(regions(args, Path(tmp)))
