@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.pg, pytest.mark.parametrize("db_url", ["pg"], indirect
 @pytest.fixture
 def heard(db: Database) -> Iterator[queue.Queue[int]]:
     counts: queue.Queue[int] = queue.Queue()
-    listener = JobListener(db, counts.put, check_seconds=0.05)
+    # as if in another process: this test's own announcements are the other's
+    listener = JobListener(db, counts.put, check_seconds=0.05, own_token="another process")
     listener.start()
     assert counts.get(timeout=10) == 1  # the catch-up wake-up of a new listener
     yield counts
@@ -52,3 +53,21 @@ def test_announcing_nothing_sends_nothing(db: Database, heard: queue.Queue[int])
         announce(conn, 1)
     assert heard.get(timeout=10) == 1
     assert heard.empty()
+
+
+def test_a_process_does_not_hear_its_own_announcements(db: Database) -> None:
+    """It has woken its own workers in-process already; hearing itself would wake a second
+    worker only to find the job taken."""
+    counts: queue.Queue[int] = queue.Queue()
+    listener = JobListener(db, counts.put, check_seconds=0.05)
+    listener.start()
+    try:
+        assert counts.get(timeout=10) == 1  # the catch-up wake-up
+        with db.write() as conn:
+            announce(conn, 4)  # this process's own
+        with db.write() as conn:
+            announce(conn, 6, origin="another process")
+        # delivered in commit order: had the first been heard, it would come first
+        assert counts.get(timeout=10) == 6
+    finally:
+        listener.stop()

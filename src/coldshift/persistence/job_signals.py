@@ -7,6 +7,7 @@ delays a job by at most one poll interval, never loses it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -16,22 +17,25 @@ from sqlalchemy import Connection, text
 from coldshift.persistence.db import Database
 
 CHANNEL = "coldshift_jobs"
+#: tells this process's own announcements apart: it has woken its workers in-process already
+PROCESS_TOKEN = os.urandom(8).hex()
 
 log = logging.getLogger(__name__)
 
 
-def announce(conn: Connection, runnable: int) -> None:
+def announce(conn: Connection, runnable: int, origin: str = PROCESS_TOKEN) -> None:
     """Inside a write transaction: at its commit, tell every listening process that
     ``runnable`` jobs can be taken. PostgreSQL delivers nothing if the transaction rolls back."""
     if runnable > 0 and conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": str(runnable)},
+            {"channel": CHANNEL, "payload": f"{runnable}:{origin}"},
         )
 
 
 class JobListener:
-    """A thread holding one LISTEN connection; calls ``on_jobs(count)`` for each notification."""
+    """A thread holding one LISTEN connection; calls ``on_jobs(count)`` for each notification
+    sent by another process (``own_token`` names this one)."""
 
     def __init__(
         self,
@@ -40,11 +44,13 @@ class JobListener:
         *,
         check_seconds: float = 0.5,
         reconnect_seconds: float = 1.0,
+        own_token: str = PROCESS_TOKEN,
     ) -> None:
         self._conninfo = db.engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
         self._on_jobs = on_jobs
+        self._own_token = own_token
         self._check = check_seconds
         self._reconnect = reconnect_seconds
         self._stopping = threading.Event()
@@ -77,11 +83,15 @@ class JobListener:
             self._on_jobs(1)
             while not self._stopping.is_set():
                 for note in conn.notifies(timeout=self._check):
-                    self._on_jobs(_count(note.payload))
+                    count, origin = _parse(note.payload)
+                    if origin != self._own_token:
+                        self._on_jobs(count)
 
 
-def _count(payload: str) -> int:
+def _parse(payload: str) -> tuple[int, str]:
+    """``"count:origin"``; anything else still wakes one worker (the poll would anyway)."""
+    count, _, origin = payload.partition(":")
     try:
-        return max(1, int(payload))
+        return max(1, int(count)), origin
     except ValueError:
-        return 1
+        return 1, origin

@@ -85,11 +85,13 @@ class SqlJobStore:
             jobs.c.runnable.is_(True),
             or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
         )
-        # Idle workers poll: finding nothing must not cost a write transaction (on SQLite
-        # the file's one write lock, which the busy workers queue for).
-        with self._db.read() as conn:
-            if conn.execute(select(jobs.c.id).where(*takeable).limit(1)).first() is None:
-                return None
+        # Idle workers poll: on SQLite finding nothing must not cost a write transaction
+        # (the file's one write lock, which the busy workers queue for). PostgreSQL's
+        # SKIP LOCKED claim is cheap, and a read first would cost every pickup a round trip.
+        if self._db.is_sqlite:
+            with self._db.read() as conn:
+                if conn.execute(select(jobs.c.id).where(*takeable).limit(1)).first() is None:
+                    return None
         candidate = select(jobs.c.id).where(*takeable).order_by(jobs.c.created_at).limit(1)
         if not self._db.is_sqlite:
             candidate = candidate.with_for_update(skip_locked=True)
