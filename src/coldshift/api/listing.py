@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from coldshift.api.parsing import query_int, query_str
 from coldshift.domain.errors import BadRequest, InvalidMarker
 from coldshift.domain.servers import Server, status_filter_matches
 from coldshift.services.context import Region
+from coldshift.services.ports import ServerColumns
 
 T = TypeVar("T")
 
@@ -88,13 +89,96 @@ def filter_v11(request: Request, servers: list[Server]) -> list[Server]:
 
 def page_v1(request: Request, matches: list[Server]) -> list[Server]:
     """``marker`` (last id of the previous page) wins over ``offset`` (a page number, 0 ≡ 1)."""
-    limit = query_int(request, "limit", 25, 0, 1000) or 25
+    limit = _v1_limit(request)
     marker = request.query_params.get("marker")
     if marker is not None:
         return page_by_marker(matches, marker, limit, lambda s: s.id)[0]
-    page = max(1, query_int(request, "offset", 1, 0, 10**9))
-    start = (page - 1) * limit
+    start = _v1_start(request, limit)
     return matches[start : start + limit]
+
+
+def _v1_limit(request: Request) -> int:
+    return query_int(request, "limit", 25, 0, 1000) or 25
+
+
+def _v1_start(request: Request, limit: int) -> int:
+    page = max(1, query_int(request, "offset", 1, 0, 10**9))
+    return (page - 1) * limit
+
+
+# Every filter each listing reads (filter_v1, filter_v11; the routes document these), and
+# those that are a plain column equality (query parameter → ServerColumns field): only these
+# can be filtered in SQL.
+V1_FILTERS = ("name", "flavor", "status", "ip", "ip_eq", "reservation_id", "tags", "not-tags")
+_V1_COLUMNS = {"flavor": "flavor_id"}
+V11_FILTERS = (
+    "name",
+    "status",
+    "flavor_name",
+    "id",
+    "image_id",
+    "availability_zone",
+    "availability_zone_eq",
+    "tags",
+    "not-tags",
+)
+_V11_COLUMNS = {
+    "flavor_name": "flavor_id",
+    "id": "server_id",
+    "image_id": "image_ref",
+    "availability_zone_eq": "availability_zone",
+}
+
+
+def _column_filters(
+    request: Request, filters: Sequence[str], columns: Mapping[str, str]
+) -> ServerColumns | None:
+    """The request's filters as column equalities, or None when one of them is not one."""
+    values: dict[str, str] = {}
+    for name in filters:
+        value = query_str(request, name)
+        if value is None:
+            continue
+        # NUL is refused before routing; were one to arrive, PostgreSQL would refuse it.
+        if name not in columns or "\x00" in value:
+            return None
+        values[columns[name]] = value
+    return ServerColumns(**values)
+
+
+def list_v1(request: Request, region: Region, project_id: str) -> tuple[list[Server], int]:
+    """The page of the v1 listing and how many servers match: a bounded query when the
+    filters allow, else the whole project filtered and paged in memory."""
+    columns = _column_filters(request, V1_FILTERS, _V1_COLUMNS)
+    if columns is None:
+        matches = filter_v1(request, region, region.store.list_servers(project_id))
+        return page_v1(request, matches), len(matches)
+    limit = _v1_limit(request)
+    marker = request.query_params.get("marker")
+    start = 0 if marker is not None else _v1_start(request, limit)
+    found = region.store.page_servers(
+        project_id, columns, limit=limit, offset=start, after=marker, with_total=True
+    )
+    return found.servers, found.total or 0
+
+
+def list_v11(request: Request, region: Region, project_id: str) -> tuple[list[Server], bool, int]:
+    """The page of the v1.1 listing, whether more follow, and the page size."""
+    columns = _column_filters(request, V11_FILTERS, _V11_COLUMNS)
+    marker = request.query_params.get("marker")
+    if columns is None:
+        # Filtered before the limit is read: a bad name pattern is the error reported first.
+        matches = filter_v11(request, region.store.list_servers(project_id))
+        limit = _v11_limit(request)
+        page, more = page_by_marker(matches, marker, limit, lambda s: s.id)
+        return page, more, limit
+    limit = _v11_limit(request)
+    found = region.store.page_servers(project_id, columns, limit=limit, after=marker)
+    return found.servers, found.more, limit
+
+
+def _v11_limit(request: Request) -> int:
+    return query_int(request, "limit", 10, 1, 100)
 
 
 def page_by_marker(

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Connection,
+    and_,
     bindparam,
     delete,
     exists,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from coldshift.domain.errors import HostInUse, QuotaExceeded, ServerBusy
+from coldshift.domain.errors import HostInUse, InvalidMarker, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
 from coldshift.domain.servers import RESIZE_TASKS, Server, TaskState
 from coldshift.jobs.model import Job, JobStatus, NewJob
@@ -38,7 +40,14 @@ from coldshift.persistence.rows import (
 )
 from coldshift.persistence.tables import claims, client_tokens, hosts, jobs, numa_nodes, servers
 from coldshift.placement.types import Placement
-from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
+from coldshift.services.ports import (
+    ClientToken,
+    DuplicateSubmission,
+    QuotaGuard,
+    ServerColumns,
+    ServerPage,
+    TaskGuard,
+)
 
 _ON_HOST = "placed"
 _INCOMING = "incoming"
@@ -81,6 +90,32 @@ class SqlRegionStore:
         with self._db.read() as conn:
             return [server_from_row(r) for r in conn.execute(query)]
 
+    def page_servers(
+        self,
+        project_id: str,
+        where: ServerColumns,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: str | None = None,
+        with_total: bool = False,
+    ) -> ServerPage:
+        matching = [servers.c.project_id == project_id, *_column_equalities(where)]
+        with self._db.read() as conn:
+            keyset = [] if after is None else [_past_marker(conn, matching, after)]
+            # One row beyond the page tells whether more follow, without counting them.
+            query = (
+                select(servers)
+                .where(*matching, *keyset)
+                .order_by(servers.c.created_at.desc(), servers.c.id.desc())
+                .offset(offset)
+                .limit(limit + 1)
+            )
+            rows = conn.execute(query).all()
+            total = _count(conn, matching) if with_total else None
+        page = [server_from_row(r) for r in rows[:limit]]
+        return ServerPage(servers=page, more=len(rows) > limit, total=total)
+
     def servers_on_host(self, host_id: str) -> list[Server]:
         listed = _listed_on([host_id]).subquery()
         query = (
@@ -93,9 +128,7 @@ class SqlRegionStore:
 
     def count_servers(self, project_id: str) -> int:
         with self._db.read() as conn:
-            return conn.execute(
-                select(func.count()).select_from(servers).where(servers.c.project_id == project_id)
-            ).scalar_one()
+            return _count(conn, [servers.c.project_id == project_id])
 
     def get_host(self, host_id: str) -> Host | None:
         with self._db.read() as conn:
@@ -515,6 +548,43 @@ def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:
             for n in h.nodes
         ],
     )
+
+
+def _column_equalities(where: ServerColumns) -> list[ColumnElement[bool]]:
+    wanted = {
+        servers.c.flavor_id: where.flavor_id,
+        servers.c.image_ref: where.image_ref,
+        servers.c.id: where.server_id,
+        servers.c.availability_zone: where.availability_zone,
+    }
+    return [column == value for column, value in wanted.items() if value is not None]
+
+
+def _past_marker(
+    conn: Connection, matching: list[ColumnElement[bool]], marker: str
+) -> ColumnElement[bool]:
+    """The listing's rows after the matching server ``marker`` (newest first, id breaking
+    ties), as a keyset condition that the project's created_at index serves."""
+    # PostgreSQL refuses NUL in text, and no id holds one.
+    found = None
+    if "\x00" not in marker:
+        found = conn.execute(
+            select(servers.c.created_at, servers.c.id).where(*matching, servers.c.id == marker)
+        ).first()
+    if found is None:
+        raise InvalidMarker(marker)
+    created_at, server_id = found
+    return or_(
+        servers.c.created_at < created_at,
+        and_(servers.c.created_at == created_at, servers.c.id < server_id),
+    )
+
+
+def _count(conn: Connection, matching: list[ColumnElement[bool]]) -> int:
+    count: int = conn.execute(
+        select(func.count()).select_from(servers).where(*matching)
+    ).scalar_one()
+    return count
 
 
 def _nodes_by_host(conn: Connection, host_ids: list[str]) -> dict[str, tuple[NumaNode, ...]]:

@@ -52,6 +52,27 @@ class QuotaGuard:
     adding: int
 
 
+@dataclass(frozen=True, slots=True)
+class ServerColumns:
+    """Listing filters that are plain column equalities, so the store can filter and page in
+    SQL instead of loading the whole project. ``None`` filters nothing."""
+
+    flavor_id: str | None = None
+    image_ref: str | None = None
+    server_id: str | None = None
+    availability_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPage:
+    """One page of a listing: its servers, whether more follow, and (when asked) how many
+    servers match in all."""
+
+    servers: list[Server]
+    more: bool
+    total: int | None
+
+
 class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
@@ -60,6 +81,20 @@ class RegionStore(Protocol):
     def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
 
     def list_servers(self, project_id: str) -> list[Server]: ...
+
+    def page_servers(
+        self,
+        project_id: str,
+        where: ServerColumns,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: str | None = None,
+        with_total: bool = False,
+    ) -> ServerPage:
+        """The ``limit`` matches, in ``list_servers`` order, past ``offset`` or after the
+        match ``after`` (InvalidMarker when no match has that id)."""
+        ...
 
     def servers_on_host(self, host_id: str) -> list[Server]: ...
 

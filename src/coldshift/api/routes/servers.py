@@ -12,8 +12,8 @@ from coldshift.api import openapi as doc
 from coldshift.api import response_models as r
 from coldshift.api.deps import base_url, hosts_by_id, region_of
 from coldshift.api.errors import Family
-from coldshift.api.listing import filter_v1, filter_v11, page_by_marker, page_v1, requested_ids
-from coldshift.api.parsing import FieldErrors, parse_json, parse_model, query_int, raw_body
+from coldshift.api.listing import V1_FILTERS, V11_FILTERS, list_v1, list_v11, requested_ids
+from coldshift.api.parsing import FieldErrors, parse_json, parse_model, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import (
     BatchActionBody,
@@ -125,9 +125,7 @@ def create_servers(request: Request, project_id: str) -> Response:
         {200: r.ServerDetailList},
         parameters=[
             doc.query("server_id", {"type": "string"}, "ids joined by ','; other filters ignored"),
-            *doc.text_queries(
-                "name", "flavor", "status", "ip", "ip_eq", "reservation_id", "tags", "not-tags"
-            ),
+            *doc.text_queries(*V1_FILTERS),
             doc.limit_query(1000, minimum=0),
             doc.query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
             doc.query("marker", {"type": "string"}, empty_is_absent=False),
@@ -136,16 +134,14 @@ def create_servers(request: Request, project_id: str) -> Response:
 )
 def list_servers_details(request: Request, project_id: str) -> Response:
     region = region_of(request)
-    servers = region.store.list_servers(project_id)
     wanted = requested_ids(request)
     if wanted is not None:
-        return _servers_by_id(region, servers, wanted)
-    matches = filter_v1(request, region, servers)
-    page = page_v1(request, matches)
+        return _servers_by_id(region, region.store.list_servers(project_id), wanted)
+    page, count = list_v1(request, region, project_id)
     hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
     return JsonResponse(
         {
-            "count": len(matches),
+            "count": count,
             "servers": [
                 server_detail(s, region.flavor(s.flavor_id), hosts.get(s.host_id or ""))
                 for s in page
@@ -177,17 +173,7 @@ def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> 
         ECS,
         {200: r.CloudServerList},
         parameters=[
-            *doc.text_queries(
-                "name",
-                "status",
-                "flavor_name",
-                "id",
-                "image_id",
-                "availability_zone",
-                "availability_zone_eq",
-                "tags",
-                "not-tags",
-            ),
+            *doc.text_queries(*V11_FILTERS),
             doc.query("marker", {"type": "string"}, empty_is_absent=False),
             doc.limit_query(100),
             doc.query(
@@ -204,9 +190,7 @@ def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> 
 )
 def list_cloud_servers(request: Request, project_id: str) -> Response:
     region = region_of(request)
-    matches = filter_v11(request, region.store.list_servers(project_id))
-    limit = query_int(request, "limit", 10, 1, 100)
-    page, more = page_by_marker(matches, request.query_params.get("marker"), limit, lambda s: s.id)
+    page, more, limit = list_v11(request, region, project_id)
     expect = frozenset(request.query_params.getlist("expect-fields")) & EXPECT_FIELDS
     hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
     links: list[dict[str, Any]] = []
