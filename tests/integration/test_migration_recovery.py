@@ -68,6 +68,8 @@ from coldshift.services.migration import MIGRATE_SUB_JOB, migrate_server
 from coldshift.services.servers import batch_action, create_servers
 from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows import build_registry
+from coldshift.services.workflows.cold_migration import GUEST, TARGET
+from coldshift.services.workflows.common import guest_of
 from coldshift.testing import FrozenClock
 
 CATALOG = Path(__file__).parents[1] / "e2e" / "catalog.toml"
@@ -148,17 +150,25 @@ class HookedStep:
         self._hook(Instant("compensate", self._index, "after"), ctx.job)
 
 
-class HookedRegistry(WorkflowRegistry):
-    """The real registry, with the migration's steps wrapped by ``hook``."""
+#: wraps step ``index`` of the migration
+StepWrapper = Callable[[Step, int], Step]
 
-    def __init__(self, inner: WorkflowRegistry, hook: Hook) -> None:
+
+def hooked(hook: Hook) -> StepWrapper:
+    return lambda step, index: HookedStep(step, index, hook)
+
+
+class WrappedRegistry(WorkflowRegistry):
+    """The real registry, with the migration's steps wrapped by ``wrap``."""
+
+    def __init__(self, inner: WorkflowRegistry, wrap: StepWrapper) -> None:
         super().__init__()
         self._inner = inner
         real = inner.get(MIGRATE_SUB_JOB)
         assert real is not None
         assert tuple(s.name for s in real.steps) == STEPS
         assert real.commit_point == COMMIT_POINT
-        wrapped = tuple(HookedStep(s, i, hook) for i, s in enumerate(real.steps))
+        wrapped = tuple(wrap(s, i) for i, s in enumerate(real.steps))
         self._migration: Workflow = dataclasses.replace(real, steps=wrapped)
 
     def get(self, job_type: str) -> Workflow | None:
@@ -191,16 +201,39 @@ def never_sleep(seconds: float) -> None:
 
 #: (server id, host whose copy confirm_migration deleted); outlives the processes, as guests do
 Deletions = list[tuple[str, str]]
+#: (operation, guest, target host name or "") of every migration call made to the driver
+Calls = list[tuple[str, GuestSpec, str]]
 
 
 class RecordingDriver(SimulatedDriver):
-    """The simulated driver, remembering where ``confirm_migration`` deleted a source copy."""
+    """The simulated driver, remembering where ``confirm_migration`` deleted a source copy,
+    and every migration call it was asked to make (a failing one too)."""
 
-    def __init__(self, settings: SimulatedDriverSettings, deletions: Deletions) -> None:
+    def __init__(
+        self, settings: SimulatedDriverSettings, deletions: Deletions, calls: Calls
+    ) -> None:
         super().__init__(settings, sleep=never_sleep)
         self.deletions = deletions
+        self.calls = calls
+
+    def copy_disks(self, guest: GuestSpec, target_host: str) -> None:
+        self.calls.append(("copy_disks", guest, target_host))
+        super().copy_disks(guest, target_host)
+
+    def define_on_target(self, guest: GuestSpec, target_host: str) -> None:
+        self.calls.append(("define_on_target", guest, target_host))
+        super().define_on_target(guest, target_host)
+
+    def cleanup_source(self, guest: GuestSpec) -> None:
+        self.calls.append(("cleanup_source", guest, ""))
+        super().cleanup_source(guest)
+
+    def discard_target(self, guest: GuestSpec, target_host: str) -> None:
+        self.calls.append(("discard_target", guest, target_host))
+        super().discard_target(guest, target_host)
 
     def confirm_migration(self, guest: GuestSpec) -> None:
+        self.calls.append(("confirm_migration", guest, ""))
         super().confirm_migration(guest)
         self.deletions.append((guest.server_id, guest.host_name))
 
@@ -233,19 +266,22 @@ class Cluster:
     catalog: Catalog = field(default_factory=lambda: load_catalog(CATALOG))
     clock: FrozenClock = field(default_factory=FrozenClock)
     deletions: Deletions = field(default_factory=list)
+    calls: Calls = field(default_factory=list)
     started: int = 0
 
-    def start(self, hook: Hook | None = None) -> Process:
+    def start(self, hook: Hook | None = None, wrap: StepWrapper | None = None) -> Process:
         """Build a process as bootstrap.build does (with this database, clock and a new
         owner) and prepare it as bootstrap.prepare does: schema, public pool, and on SQLite
-        the leases a dead predecessor left."""
+        the leases a dead predecessor left. ``hook`` (or ``wrap``) wraps the migration's
+        steps."""
         store = SqlRegionStore(self.db, self.clock)
         job_store = SqlJobStore(self.db, self.clock)
-        driver = RecordingDriver(self.catalog.driver.simulated, self.deletions)
+        driver = RecordingDriver(self.catalog.driver.simulated, self.deletions, self.calls)
         region = Region(self.catalog, store, driver, QuietNotifier(), self.clock)
         registry = build_registry(region)
-        if hook is not None:
-            registry = HookedRegistry(registry, hook)
+        wrap = hooked(hook) if hook is not None else wrap
+        if wrap is not None:
+            registry = WrappedRegistry(registry, wrap)
         owner = f"process-{self.started}"
         self.started += 1
         worker = Worker(job_store, registry, owner=owner, lease_seconds=LEASE, clock=self.clock)
@@ -577,3 +613,73 @@ def test_no_new_task_starts_on_a_server_before_its_recovered_job_has_ended(
     (second,) = submit(process, cluster.clock, [again])  # ...and the server is free again
     process.worker.run_until_idle()
     check_outcome(cluster, process.region, [again], [second], before, SUCCESS)
+
+
+# ---- a job recorded by an older version ------------------------------------------------------
+
+
+class Forgetful:
+    """A step of the real workflow that first forgets what this version records for the later
+    steps (the source host's name in the payload, the target and guest in the progress), as in
+    a job an older version recorded: the steps must then read them from the store."""
+
+    def __init__(self, inner: Step, _index: int) -> None:
+        self.name = inner.name
+        self._inner = inner
+
+    def run(self, ctx: StepContext) -> None:
+        self._forget(ctx)
+        self._inner.run(ctx)
+
+    def compensate(self, ctx: StepContext) -> None:
+        self._forget(ctx)
+        self._inner.compensate(ctx)
+
+    @staticmethod
+    def _forget(ctx: StepContext) -> None:
+        ctx.job.payload.pop("source_host_name", None)
+        for key in (TARGET, GUEST):
+            ctx.progress.pop(key, None)
+
+
+def expected_calls(guest: GuestSpec, target: str, fault: bool) -> Calls:
+    forward = [("copy_disks", guest, target), ("define_on_target", guest, target)]
+    if fault:  # define_on_target failed: both target steps undone, last first
+        return [*forward, ("discard_target", guest, target), ("discard_target", guest, target)]
+    return [*forward, ("cleanup_source", guest, ""), ("confirm_migration", guest, "")]
+
+
+@pytest.mark.parametrize("fault", [False, True], ids=["success", "fault"])
+@pytest.mark.parametrize("older", [False, True], ids=["this-version", "older-version"])
+def test_the_driver_gets_the_source_guest_and_claimed_target_at_every_step(
+    db: Database, older: bool, fault: bool
+) -> None:
+    """What the steps record for later ones (or, for an older job, read from the store) is
+    the server's guest on its source host and the host claimed for it, in every driver call
+    of the migration and of its undo."""
+    cluster = Cluster(db)
+    process = cluster.start(wrap=Forgetful if older else None)
+    moves = build_region(process)
+    region = process.region
+    if fault:
+        process.container.driver.set_operation("define_on_target", fail_next=len(moves))
+    guests = {}
+    for move in moves:
+        server, source = (
+            region.store.get_server(PROJECT, move.server_id),
+            region.store.get_host(move.source),
+        )
+        assert server is not None and source is not None
+        guests[move.server_id] = guest_of(region, server, source.name)
+    job_ids = submit(process, cluster.clock, moves)
+    process.worker.run_until_idle()
+    for move, job_id in zip(moves, job_ids, strict=True):
+        sub = job_tree(region, job_id)[1]
+        assert (sub.status, sub.error_code) == ((JobStatus.FAIL, FAULT_CODE) if fault else SUCCESS)
+        calls = [c for c in cluster.calls if c[1].server_id == move.server_id]
+        target = region.store.get_host(move.target) if move.target else None
+        if target is None:  # the pool: whichever host was claimed
+            names = {h.name: h for h in region.store.list_hosts() if h.kind is HostKind.POOL}
+            target = names.get(calls[0][2]) if calls else None
+        assert target is not None, (move, calls)
+        assert calls == expected_calls(guests[move.server_id], target.name, fault), move

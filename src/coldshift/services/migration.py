@@ -36,6 +36,8 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
         entities=entities,
         payload={
             "source_host_id": server.host_id,
+            # the workflow's steps need its name: saves each of them a read
+            "source_host_name": source.name if source else None,
             "target_host_id": target.id if target else None,
         },
     )

@@ -39,10 +39,66 @@ OUTGOING = "outgoing"
 IDLE_AGAIN = {"task_state": None, "migrating_to": None}
 
 
+# What later steps need, recorded in the job's progress when first learned so that they do not
+# re-read the server and hosts at every step. A job recorded without them (by an older version)
+# reads them from the store instead.
+TARGET = "target"  # [host id, name, kind] of the claimed target, recorded by ClaimTarget
+GUEST = "guest"  # [vcpus, memory MB, disk GB] of the server, recorded by ClaimTarget
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    name: str
+    kind: HostKind
+
+
 def _target_host(region: Region, server_id: str) -> Host | None:
-    """The host the migration has claimed room on, until the switch-over."""
+    """The host the migration has claimed room on, until the switch-over, from the store."""
     host_id = region.store.claimed_host(server_id, INCOMING)
     return region.store.get_host(host_id) if host_id else None
+
+
+def _remember_target(ctx: StepContext, host: Host | None) -> None:
+    if host is not None:
+        ctx.progress[TARGET] = [host.id, host.name, host.kind.value]
+
+
+def _target(region: Region, ctx: StepContext) -> Target | None:
+    """The claimed target: as ClaimTarget recorded it, else from the store. The record stays
+    after the switch-over; only SwitchOver and the steps before it ask, and the store's
+    switch-over is a no-op once made."""
+    known = ctx.progress.get(TARGET)
+    if known is None:
+        host = _target_host(region, ctx.job.entities["server_id"])
+        return Target(host.id, host.name, host.kind) if host else None
+    host_id, name, kind = known
+    return Target(host_id, name, HostKind(kind))
+
+
+def _remember_guest(region: Region, ctx: StepContext, server: Server) -> None:
+    guest = guest_of(region, server)
+    ctx.progress[GUEST] = [guest.vcpus, guest.memory_mb, guest.disk_gb]
+
+
+def _source_name(region: Region, ctx: StepContext) -> str | None:
+    """The source host's name: the submission records it; older jobs read it."""
+    known = ctx.job.payload.get("source_host_name")
+    if known is not None:
+        return str(known)
+    return host_name(region, ctx.job.payload.get("source_host_id"))
+
+
+def _guest(region: Region, ctx: StepContext) -> GuestSpec:
+    """The guest on the source host, from the progress ClaimTarget recorded if it did."""
+    source = _source_name(region, ctx)
+    known = ctx.progress.get(GUEST)
+    if known is None:
+        return guest_of(region, job_server(region, ctx), source)
+    vcpus, memory_mb, disk_gb = known
+    # a source host without a name is known by its id, as guest_of does
+    name = source or ctx.job.payload.get("source_host_id") or ""
+    return GuestSpec(ctx.job.entities["server_id"], name, vcpus, memory_mb, disk_gb)
 
 
 @dataclass
@@ -52,7 +108,9 @@ class ClaimTarget:
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
+        _remember_guest(self.region, ctx, server)
         if self.region.store.claimed_host(server.id, INCOMING) is not None:
+            _remember_target(ctx, _target_host(self.region, server.id))
             return
         flavor = self.region.flavor(server.flavor_id)
         target_id = ctx.job.payload.get("target_host_id")
@@ -66,13 +124,15 @@ class ClaimTarget:
                 candidates = dedicated_candidates(
                     store, catalog, server.project_id, server.availability_zone, flavor, target_id
                 )
-                place_and_claim(
+                host = place_and_claim(
                     store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values
                 )
+                _remember_target(ctx, host)
             else:
-                region.pool.place(
+                host_id = region.pool.place(
                     store, catalog, server.id, flavor, server.availability_zone, INCOMING, values
                 )
+                _remember_target(ctx, store.get_host(host_id))
         except NoCapacity as exc:
             raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
 
@@ -91,28 +151,26 @@ class DriverStep:
     next_task: TaskState | None = None
 
     def run(self, ctx: StepContext) -> None:
-        server, guest, target = self._guest(ctx)
+        guest, target = self._guest(ctx)
         try:
             self.call(self.region.driver, guest, target)
         except DriverError as exc:
             raise StepFailed(exc.code, f"{exc.code}: {exc.reason}") from exc
         if self.next_task is not None:
             values = {"task_state": self.next_task.value}
-            ctx.defer(lambda: self.region.store.update_server(server.id, values))
+            ctx.defer(lambda: self.region.store.update_server(guest.server_id, values))
 
     def compensate(self, ctx: StepContext) -> None:
-        _server, guest, target = self._guest(ctx)
+        guest, target = self._guest(ctx)
         if self.on_target:
             if target:
                 self.region.driver.discard_target(guest, target)
         else:
             self.region.driver.restore_source(guest)
 
-    def _guest(self, ctx: StepContext) -> tuple[Server, GuestSpec, str]:
-        server = job_server(self.region, ctx)
-        source = host_name(self.region, ctx.job.payload.get("source_host_id"))
-        target = _target_host(self.region, server.id)
-        return server, guest_of(self.region, server, source), target.name if target else ""
+    def _guest(self, ctx: StepContext) -> tuple[GuestSpec, str]:
+        target = _target(self.region, ctx)
+        return _guest(self.region, ctx), target.name if target else ""
 
 
 @dataclass
@@ -124,7 +182,7 @@ class SwitchOver:
 
     def run(self, ctx: StepContext) -> None:
         server_id = ctx.job.entities["server_id"]
-        target = _target_host(self.region, server_id)
+        target = _target(self.region, ctx)
         if target is None:
             return  # switched already, before an interruption
         dedicated = target.kind is HostKind.DEH
@@ -150,10 +208,8 @@ class Confirm:
     name: str = "confirm"
 
     def run(self, ctx: StepContext) -> None:
-        server = job_server(self.region, ctx)
-        source = host_name(self.region, ctx.job.payload.get("source_host_id"))
-        self.region.driver.confirm_migration(guest_of(self.region, server, source))
-        self.region.release_claims(server.id, OUTGOING, IDLE_AGAIN)
+        self.region.driver.confirm_migration(_guest(self.region, ctx))
+        self.region.release_claims(ctx.job.entities["server_id"], OUTGOING, IDLE_AGAIN)
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: past the commit point."""
