@@ -702,8 +702,9 @@ def test_a_job_handed_back_while_compensating_finishes_its_undo_elsewhere() -> N
     assert engine.calls[-1] == ("compensate", "s0")
 
 
-def test_stopping_worker_hands_back_a_running_job_once_the_drain_time_is_over() -> None:
-    engine = Engine()
+def stop_while_the_first_step_runs(engine: Engine, drain_seconds: float) -> threading.Thread:
+    """A worker inside step 0 of job-1 is told to stop; the step then completes. Returns the
+    thread that called stop(), joined."""
     in_step = threading.Event()
     may_finish = threading.Event()
 
@@ -718,12 +719,21 @@ def test_stopping_worker_hands_back_a_running_job_once_the_drain_time_is_over() 
     worker.notify()
     assert in_step.wait(10.0)
 
-    stopper = threading.Thread(target=lambda: worker.stop(drain_seconds=0.0, timeout=10.0))
+    stopper = threading.Thread(
+        target=lambda: worker.stop(drain_seconds=drain_seconds, timeout=60.0)
+    )
     stopper.start()
     wait_for(lambda: worker._stopping.is_set())
     may_finish.set()
     stopper.join(10.0)
+    return stopper
 
+
+def test_stopping_worker_hands_back_a_running_job_once_the_drain_time_is_over() -> None:
+    engine = Engine()
+    stopper = stop_while_the_first_step_runs(engine, drain_seconds=0.0)
+
+    assert not stopper.is_alive()
     job = engine.job("job-1")
     assert (job.status, job.steps_done) == (JobStatus.RUNNING, 1)
     assert job.progress.get(HANDED_BACK) is True
@@ -735,25 +745,7 @@ def test_stopping_worker_hands_back_a_running_job_once_the_drain_time_is_over() 
 
 def test_a_stopping_worker_lets_a_running_job_end_within_the_drain_time() -> None:
     engine = Engine()
-    in_step = threading.Event()
-    may_finish = threading.Event()
-
-    def block(_: StepContext) -> None:
-        in_step.set()
-        assert may_finish.wait(10.0)
-
-    engine.register(3, commit_point=2, on_run={0: block})
-    worker = engine.worker("A", concurrency=1, poll_seconds=3600.0)
-    worker.start()
-    engine.store.add(single())
-    worker.notify()
-    assert in_step.wait(10.0)
-
-    stopper = threading.Thread(target=lambda: worker.stop(drain_seconds=60.0, timeout=60.0))
-    stopper.start()
-    wait_for(lambda: worker._stopping.is_set())
-    may_finish.set()
-    stopper.join(10.0)
+    stopper = stop_while_the_first_step_runs(engine, drain_seconds=60.0)
 
     assert not stopper.is_alive()
     assert engine.job("job-1").status is JobStatus.SUCCESS
