@@ -70,13 +70,15 @@ class Client:
             self.once()
 
     def once(self) -> None:
-        name, action = self.pick()
+        name, action, server = self.pick()
         client = ecs_client(self.rng.choice(self.urls))
         try:
             action(client)
             self.tally.add(f"{name} accepted")
         except ClientRequestException as exc:
             self.tally.add(f"{name} refused {exc.status_code} {exc.error_code}")
+            if exc.error_code == "Ecs.0114" and server in self.owned:
+                self.owned.remove(server)  # its create failed, or a delete went through unseen
         except ServerResponseException as exc:
             self.tally.add(f"{name} 5xx")
             with self.tally.lock:
@@ -84,9 +86,9 @@ class Client:
         except (ConnectionException, RequestTimeoutException):
             self.tally.add(f"{name} unreachable")  # the process was being restarted
 
-    def pick(self) -> tuple[str, Callable[[Any], None]]:
+    def pick(self) -> tuple[str, Callable[[Any], None], str | None]:
         if len(self.owned) < 2 or (len(self.owned) < OWNED_AT_MOST and self.rng.random() < 0.25):
-            return "create", self.create
+            return "create", self.create, None
         server = self.rng.choice(self.owned)
         choices: list[tuple[str, Callable[[Any], None]]] = [
             ("migrate", lambda c: self.migrate(c, server)),
@@ -95,7 +97,8 @@ class Client:
             ("start", lambda c: sdk.start(c, server)),
             ("delete", lambda c: self.delete(c, server)),
         ]
-        return self.rng.choice(choices)
+        name, action = self.rng.choice(choices)
+        return name, action, server
 
     def create(self, client: Any) -> None:
         target = self.rng.choice([None, *self.dehs])
@@ -110,7 +113,8 @@ class Client:
 
     def delete(self, client: Any, server_id: str) -> None:
         sdk.delete(client, server_id)
-        self.owned.remove(server_id)
+        if server_id in self.owned:
+            self.owned.remove(server_id)
 
 
 def chaos(region: Region, deadline: float, rng: random.Random, tally: Tally) -> None:
