@@ -29,6 +29,8 @@ from tests.e2e import admin, sdk
 from tests.e2e.cluster import job_rows, scale_catalog
 from tests.e2e.harness import ServerProcess, deh_client, ecs_client, fresh_pg_database, wait_for
 
+from bench.regions import percentile
+
 TERMINAL = ("SUCCESS", "FAIL")
 
 
@@ -72,11 +74,6 @@ def _rows(db_url: str, sql: str, *params: object) -> list[tuple[object, ...]]:
         with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
             return list(conn.execute(sql.replace("%s", "?"), params).fetchall())
     return job_rows(db_url, sql, *params)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summary(label: str, runs: list[list[float]]) -> str:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +40,7 @@ from tests.e2e.conftest import Region
 from tests.e2e.harness import ADMIN, ALPHA, BETA
 from tests.e2e.rawhttp import dumps, huawei_error, nova_error, ok_json, send, signed_headers
 from tests.e2e.test_bad_input import server_with
+from tests.e2e.test_durability import coldshift_check
 
 Creds = tuple[str, str, str]
 P_ALPHA, P_BETA = ALPHA[0], BETA[0]
@@ -131,12 +130,7 @@ def nothing_changes(region: Region) -> Iterator[None]:
 
 def assert_no_drift(region: Region) -> None:
     """``coldshift check`` (the CLI, as an operator runs it) finds the region consistent."""
-    result = subprocess.run(
-        [sys.executable, "-m", "coldshift", "check", "--db", region.db_url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = coldshift_check(region.db_url)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "no drift" in result.stdout, result.stdout
 

@@ -643,17 +643,21 @@ def test_stop_without_any_job_returns() -> None:
 # --- graceful stop: hand back at a step boundary --------------------------------------------
 
 
-def test_a_runner_asked_to_yield_hands_the_job_back_after_the_step_it_is_in() -> None:
-    engine = Engine()
+def hand_back_after_the_first_step(engine: Engine) -> None:
+    """Worker A is asked to stop while step 0 runs: the step completes, then the job goes
+    back (HandedBack)."""
     yielding = threading.Event()
-    # the first step is asked to stop while it runs: it completes, then the job goes back
     engine.register(3, commit_point=2, on_run={0: lambda _: yielding.set()})
     engine.store.add(single())
     job = engine.store.claim_next("A", LEASE)
     assert job is not None
-
     with pytest.raises(HandedBack):
         JobRunner(engine.store, engine.registry, "A", LEASE, yielding.is_set).run(job)
+
+
+def test_a_runner_asked_to_yield_hands_the_job_back_after_the_step_it_is_in() -> None:
+    engine = Engine()
+    hand_back_after_the_first_step(engine)
 
     assert engine.calls == [("run", "s0")]
     assert engine.job("job-1").steps_done == 1
@@ -664,13 +668,7 @@ def test_a_runner_asked_to_yield_hands_the_job_back_after_the_step_it_is_in() ->
 def test_a_handed_back_job_goes_on_forward_even_before_its_commit_point() -> None:
     """Unlike a crash, a hand-back cut no step short: the next worker continues it."""
     engine = Engine()
-    yielding = threading.Event()
-    engine.register(3, commit_point=2, on_run={0: lambda _: yielding.set()})
-    engine.store.add(single())
-    job = engine.store.claim_next("A", LEASE)
-    assert job is not None
-    with pytest.raises(HandedBack):
-        JobRunner(engine.store, engine.registry, "A", LEASE, yielding.is_set).run(job)
+    hand_back_after_the_first_step(engine)
     engine.calls.clear()
 
     taken = engine.store.claim_next("B", LEASE)
