@@ -46,7 +46,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from coldshift.catalog import load_default_catalog
 from coldshift.domain.catalog import Catalog, Flavor, PoolSpec
@@ -251,9 +250,8 @@ def durable_region(catalog: Catalog, hosts: list[Host], directory: Path) -> Dura
     return Durable(db, store, catalog, pool, time.perf_counter() - started)
 
 
-def no_values(_host_id: str) -> dict[str, Any]:
+def no_values(_host_id: str) -> None:
     """The bench's servers have no rows: a claim changes only the nodes and the claims."""
-    return {}
 
 
 def durable_indexed(region: Durable) -> tuple[Decide, Release]:

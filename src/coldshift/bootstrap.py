@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from coldshift.config import Settings
 from coldshift.domain.catalog import Catalog
 from coldshift.drivers.simulated import SimulatedDriver
+from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
-from coldshift.persistence.db import Database, connect
+from coldshift.persistence.db import Database, connect, sqlite_path
+from coldshift.persistence.invariants import check as check_invariants
 from coldshift.persistence.job_signals import JobListener
 from coldshift.persistence.job_store import SqlJobStore
+from coldshift.persistence.maintenance_store import SqlMaintenanceStore
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.persistence.schema import start_up_lock, upgrade
 from coldshift.services.context import Region
@@ -45,7 +48,14 @@ def build(settings: Settings, catalog: Catalog) -> Container:
     driver = SimulatedDriver(catalog.driver.simulated)
     owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
     notifier = _LateNotifier()
-    region = Region(catalog=catalog, store=store, driver=driver, notifier=notifier, clock=clock)
+    region = Region(
+        catalog=catalog,
+        store=store,
+        driver=driver,
+        notifier=notifier,
+        clock=clock,
+        maintenance=job_store,
+    )
     worker = Worker(
         job_store,
         build_registry(region),
@@ -103,3 +113,42 @@ class _LateNotifier:
     def notify(self, count: int = 1) -> None:
         if self.target is not None:
             self.target.notify(count)
+
+
+class NoDatabase(Exception):
+    """``coldshift check`` was pointed at a SQLite file that does not exist."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    #: one line per broken invariant (cold-migration.md)
+    drift: list[str]
+    #: what jobs left to clean up: pending, not drift
+    maintenance: list[MaintenanceTask]
+
+
+def check_database(db_url: str) -> CheckReport:
+    path = sqlite_path(db_url)
+    if path is not None and not os.path.exists(path):
+        # connecting would create an empty file and then fail on its missing tables
+        raise NoDatabase(f"no database at {path}")
+    database = connect(db_url)
+    try:
+        drift = [str(d) for d in check_invariants(database)]
+        pending = SqlMaintenanceStore(database, time.time).list_maintenance()
+    finally:
+        database.dispose()
+    return CheckReport(drift, pending)
+
+
+__all__ = [
+    "CheckReport",
+    "Container",
+    "NoDatabase",
+    "build",
+    "check_database",
+    "prepare",
+    "sqlite_path",
+    "start",
+    "stop",
+]

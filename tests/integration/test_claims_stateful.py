@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -62,7 +61,6 @@ from tests.integration.hosts import deh_with_nodes
 
 PLACED, INCOMING, OUTGOING = "placed", "incoming", "outgoing"
 ROLES = (PLACED, INCOMING, OUTGOING)
-IDLE_AGAIN: dict[str, Any] = {"task_state": None, "migrating_to": None}
 
 NodeKey = tuple[str, int]
 MAX_HOSTS = 6
@@ -240,7 +238,7 @@ class ClaimsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def abort_migration(self, data: st.DataObject) -> None:
         server_id = _pick(data, self.model.servers_with(INCOMING))
-        self.store.release_claims(server_id, INCOMING, IDLE_AGAIN)
+        self.store.release_claims(server_id, INCOMING)
         self.model.give_back(server_id, INCOMING)
         assert self.store.claimed_host(server_id, INCOMING) is None
 
@@ -251,7 +249,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         targets = {s.host_id for s in self.model.held(server_id, INCOMING)}
         target = self.store.claimed_host(server_id, INCOMING)
         assert target in targets
-        assert self.store.switch_over(server_id, {"host_id": target, "migrating_to": None})
+        assert self.store.switch_over(server_id, None)
         assert self.model.switch_over(server_id)
         assert self.store.claimed_host(server_id, PLACED) in targets
         assert self.store.claimed_host(server_id, INCOMING) is None
@@ -262,7 +260,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         # Already switched, aborted, deleted or never migrated: the switch must be a no-op.
         server_id = _pick(data, self._without_incoming())
         before = self._db_state()
-        assert not self.store.switch_over(server_id, {"migrating_to": None})
+        assert not self.store.switch_over(server_id, None)
         assert not self.model.switch_over(server_id)
         assert self._db_state() == before
 
@@ -270,7 +268,7 @@ class ClaimsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def confirm(self, data: st.DataObject) -> None:
         server_id = _pick(data, self.model.servers_with(OUTGOING))
-        self.store.release_claims(server_id, OUTGOING, IDLE_AGAIN)
+        self.store.release_claims(server_id, OUTGOING)
         self.model.give_back(server_id, OUTGOING)
 
     @precondition(lambda self: self.server_ids)
@@ -388,8 +386,7 @@ class ClaimsMachine(RuleBasedStateMachine):
     def _claim(self, server_id: str, placement: Placement, role: str) -> None:
         expected = self.model.has_room(placement)
         before = self._db_state()
-        values = {"migrating_to": placement.host_id} if role == INCOMING else None
-        assert self.store.claim(server_id, placement, role, values) == expected
+        assert self.store.claim(server_id, placement, role) == expected
         if expected:
             self.model.take(server_id, role, placement)
         else:

@@ -18,6 +18,7 @@ from coldshift.domain.hosts import HostKind
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
+from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.placement import HostView, Placement, Strategy, choose_host
 from coldshift.services.context import Region
@@ -39,9 +40,9 @@ class QuietNotifier:
 def process(db: Database, catalog: Catalog) -> Region:
     """A process as bootstrap builds and prepares it: its index read at start."""
     store = SqlRegionStore(db, time.time)
-    region = Region(
-        catalog, store, SimulatedDriver(catalog.driver.simulated), QuietNotifier(), time.time
-    )
+    driver = SimulatedDriver(catalog.driver.simulated)
+    jobs = SqlJobStore(db, time.time)
+    region = Region(catalog, store, driver, QuietNotifier(), time.time, jobs)
     region.pool.rebuild(store)
     return region
 
@@ -55,7 +56,7 @@ def catalog(db: Database) -> Catalog:
 
 def place(region: Region, server_id: str, flavor: Flavor) -> str:
     return region.pool.place(
-        region.store, region.catalog, server_id, flavor, AZ, "placed", lambda _host_id: {}
+        region.store, region.catalog, server_id, flavor, AZ, "placed", lambda _host_id: None
     )
 
 

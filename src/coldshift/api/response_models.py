@@ -358,3 +358,23 @@ class DriverShow(_Doc):
 
 class DriverOperationShow(_Doc):
     operation: DriverOperation
+
+
+class MaintenanceTask(_Doc):
+    """A clean-up a job could not finish, tried again with backoff until done."""
+
+    id: str
+    job_id: str
+    job_type: str
+    server_id: str | None
+    step: str
+    work: str = Field(description='"run": the step\'s work; "compensate": its undo')
+    attempts: int = Field(ge=0)
+    last_error: str
+    created_at: str
+    next_attempt_at: str
+    done_at: str | None
+
+
+class MaintenanceList(_Doc):
+    maintenance_tasks: list[MaintenanceTask]

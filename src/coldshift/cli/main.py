@@ -18,7 +18,7 @@ from coldshift.catalog import CatalogError, load_catalog, load_default_catalog
 from coldshift.config import Settings, default_db_url
 from coldshift.domain.catalog import Catalog
 from coldshift.domain.errors import ColdshiftError
-from coldshift.persistence.db import sqlite_path
+from coldshift.jobs.model import MaintenanceTask
 
 app = typer.Typer(add_completion=False, help="coldshift: a local Huawei Cloud ECS/DeH region.")
 console = Console(soft_wrap=True)
@@ -106,7 +106,7 @@ def _load_catalog(path: str | None) -> Catalog:
 
 def _single_process_lock(db_url: str) -> TextIO | None:
     """One process per SQLite file: a second one would run the same jobs twice."""
-    database = sqlite_path(db_url)
+    database = bootstrap.sqlite_path(db_url)
     if database is None:
         return None
     path = database + ".lock"
@@ -149,21 +149,24 @@ def check(
     ),
 ) -> None:
     """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
-    from coldshift.persistence.db import connect
-    from coldshift.persistence.invariants import check as check_invariants
-
-    path = sqlite_path(db)
-    if path is not None and not os.path.exists(path):
-        # connecting would create an empty file and then fail on its missing tables
-        console.print(f"[red]coldshift: no database at {path}[/red]")
-        raise typer.Exit(2)
-    database = connect(db)
     try:
-        drift = check_invariants(database)
-    finally:
-        database.dispose()
-    for item in drift:
-        console.print(f"[red]{escape(str(item))}[/red]")  # ids in [...] are not markup
-    if drift:
+        report = bootstrap.check_database(db)
+    except bootstrap.NoDatabase as exc:
+        console.print(f"[red]coldshift: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    for item in report.drift:
+        console.print(f"[red]{escape(item)}[/red]")  # ids in [...] are not markup
+    for task in report.maintenance:
+        console.print(escape(_maintenance_line(task)))
+    if report.drift:
         raise typer.Exit(1)
     console.print("no drift: capacity, placement and jobs are consistent")
+
+
+def _maintenance_line(task: MaintenanceTask) -> str:
+    """A pending clean-up is no drift (the invariants hold): it is shown, not failed on."""
+    server = task.job.entities.get("server_id", "-")
+    return (
+        f"maintenance pending: {task.work.value} {task.job.job_type}.{task.step} of job "
+        f"{task.job.id} (ECS {server}), {task.attempts} tries, last error: {task.last_error}"
+    )

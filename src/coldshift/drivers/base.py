@@ -7,12 +7,16 @@ from typing import Protocol, runtime_checkable
 
 
 class DriverError(Exception):
-    """The hypervisor could not do what was asked; ``code`` is the Huawei job error code."""
+    """The hypervisor could not do what was asked; ``code`` is the Huawei job error code.
 
-    def __init__(self, code: str, reason: str) -> None:
+    ``transient``: the cause may go away by itself (a host that does not answer in time),
+    so the job engine tries the call again before it gives up."""
+
+    def __init__(self, code: str, reason: str, *, transient: bool = False) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,8 @@ class HypervisorDriver(Protocol):
     A cold migration calls ``copy_disks``, ``define_on_target`` and ``cleanup_source`` (which
     undefines the guest on the source but keeps its disks), each undone by ``discard_target``
     or ``restore_source``; after the switch-over, ``confirm_migration`` deletes what is left on
-    the source. Undo and confirm calls must not fail: a real driver retries them.
+    the source. An undo or confirm call that fails (DriverError) is tried again by the job
+    engine, and in the end by a maintenance task: the job does not wait for it.
     """
 
     def boot(self, guest: GuestSpec) -> None: ...

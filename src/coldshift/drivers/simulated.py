@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from coldshift.domain.catalog import SimulatedDriverSettings
+from coldshift.domain.codes import Code
 from coldshift.drivers.base import DriverError, GuestSpec, OperationState
 
-FAULT_CODE = "Ecs.1000"
+FAULT_CODE = Code.SYSTEM_ERROR
 # Operations whose failure a workflow handles; undo and confirm calls must not fail.
 FAULTABLE = (
     "boot",

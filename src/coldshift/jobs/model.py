@@ -51,3 +51,43 @@ class Job:
     begin_time: float
     end_time: float | None
     attempts: int
+
+
+class LeftWork(StrEnum):
+    """What a maintenance task does again: a step's work, or a step's undo."""
+
+    #: a clean-up step past the commit point that could not be done in its job
+    RUN = "run"
+    #: an undo that could not be done while its job failed
+    COMPENSATE = "compensate"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMaintenance:
+    """What a job leaves behind: ``step`` of ``job`` (as it stood) to ``work`` again later."""
+
+    id: str
+    job: Job
+    step: str
+    work: LeftWork
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceTask:
+    """A durable piece of clean-up, tried with backoff until it is done; it never blocks
+    the server: the job that left it has ended."""
+
+    id: str
+    job: Job
+    step: str
+    work: LeftWork
+    attempts: int
+    last_error: str
+    created_at: float
+    next_attempt_at: float
+    done_at: float | None
+
+    @property
+    def pending(self) -> bool:
+        return self.done_at is None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
-from coldshift.jobs.model import Job
+from coldshift.jobs.model import Job, MaintenanceTask, NewMaintenance
 
 Effects = Sequence[Callable[[], object]]
 
@@ -58,3 +58,40 @@ class JobStore(Protocol):
 
     def purge_finished(self, older_than: float) -> int:
         """Delete terminal top-level jobs (and their children) that ended before ``older_than``."""
+
+    def leave_to_maintenance(
+        self,
+        task: NewMaintenance,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        """In one transaction: record ``task`` (due at once) and the job's progress past the
+        step it names, as ``record_step`` does; raise LeaseLost if ``owner`` lost the job."""
+
+
+class MaintenanceStore(Protocol):
+    """The durable clean-up tasks that jobs leave behind."""
+
+    def claim_due_maintenance(
+        self, owner: str, lease_seconds: float, skip: Collection[str] = ()
+    ) -> MaintenanceTask | None:
+        """Atomically take the pending task due first whose lease is free or expired (none
+        of the ids in ``skip``)."""
+
+    def maintenance_done(self, task_id: str, owner: str, effects: Effects = ()) -> None:
+        """Mark the task done (``effects`` in the same transaction); LeaseLost if taken over."""
+
+    def maintenance_failed(
+        self, task_id: str, owner: str, error: str, next_attempt_at: float
+    ) -> None:
+        """Count a failed try, keep its error and free the lease until ``next_attempt_at``."""
+
+    def list_maintenance(self, *, pending_only: bool = True) -> list[MaintenanceTask]:
+        """Tasks, oldest first."""
+
+
+class EngineStore(JobStore, MaintenanceStore, Protocol):
+    """Everything a worker needs: its jobs and the clean-up they leave."""

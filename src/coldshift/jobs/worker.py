@@ -7,9 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from coldshift.jobs.ports import JobStore, LeaseLost
+from coldshift.jobs.maintenance import MaintenanceRunner
+from coldshift.jobs.ports import EngineStore, LeaseLost
+from coldshift.jobs.retry import DEFAULT_RETRY, RetryPolicy
 from coldshift.jobs.runner import HandedBack, JobRunner
 from coldshift.jobs.workflow import WorkflowRegistry
+
+#: the default number of job threads of one process (Settings.workers)
+DEFAULT_CONCURRENCY = 16
+#: a maintenance task's lease: long, because its steps are not heartbeated and may call a
+#: slow host; a second try while one still runs is harmless (steps are idempotent)
+MAINTENANCE_LEASE_FACTOR = 12
 
 log = logging.getLogger(__name__)
 
@@ -17,18 +25,27 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(
         self,
-        store: JobStore,
+        store: EngineStore,
         registry: WorkflowRegistry,
         *,
         owner: str,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         lease_seconds: float = 10.0,
         poll_seconds: float = 1.0,
         retention_seconds: float = 86400.0,
         clock: Callable[[], float],
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._store = store
-        self._runner = JobRunner(store, registry, owner, lease_seconds, self._past_drain)
+        self._runner = JobRunner(
+            store, registry, owner, lease_seconds, self._past_drain, retry=retry, sleep=self._nap
+        )
+        self._maintenance = MaintenanceRunner(
+            store, registry, owner, lease_seconds * MAINTENANCE_LEASE_FACTOR, clock, retry
+        )
+        # Idle threads look for due maintenance at most once a poll interval between them.
+        self._maintenance_due_at = 0.0
+        self._maintenance_lock = threading.Lock()
         self._owner = owner
         self._concurrency = concurrency
         self._lease = lease_seconds
@@ -90,6 +107,17 @@ class Worker:
         while self._run_one():
             pass
 
+    def run_maintenance(self) -> int:
+        """Try every maintenance task now due once, in the calling thread; how many."""
+        tried: set[str] = set()
+        while (task_id := self._maintenance.run_due(skip=tried)) is not None:
+            tried.add(task_id)
+        return len(tried)
+
+    def _nap(self, seconds: float) -> None:
+        """Wait between the tries of a transient fault; a stop cuts the wait short."""
+        self._stopping.wait(seconds)
+
     def _past_drain(self) -> bool:
         return self._stopping.is_set() and time.monotonic() >= self._drain_deadline
 
@@ -101,11 +129,20 @@ class Worker:
     def _work_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                if self._run_one():
+                if self._run_one() or self._maintain():
                     continue
             except Exception:
                 log.exception("worker loop error")
             self._idle_wait()
+
+    def _maintain(self) -> bool:
+        """When idle: try one due maintenance task, looking at most once a poll interval."""
+        with self._maintenance_lock:
+            now = time.monotonic()
+            if now < self._maintenance_due_at:
+                return False
+            self._maintenance_due_at = now + self._poll
+        return self._maintenance.run_due() is not None
 
     def _idle_wait(self) -> None:
         with self._wake:

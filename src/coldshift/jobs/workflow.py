@@ -1,4 +1,5 @@
-"""Workflows: ordered steps, each with a compensating action, and a commit point."""
+"""Workflows: ordered steps, each with a compensating action, a commit point named by step,
+and the clean-up steps past it that may be left to maintenance."""
 
 from __future__ import annotations
 
@@ -8,16 +9,31 @@ from typing import Any, Protocol
 
 from coldshift.jobs.model import Job
 
-INTERRUPTED_CODE = "Common.0999"
+
+@dataclass(frozen=True, slots=True)
+class FailureCodes:
+    """The codes the engine itself gives a job: the engine is generic, so the application
+    that registers the workflows says which codes its clients know."""
+
+    #: a step raised something other than StepFailed (a bug)
+    internal: str
+    #: the job was interrupted (a crash) before its commit point and has been undone
+    interrupted: str
+    #: no workflow is registered for the job's type
+    unknown_type: str
 
 
 class StepFailed(Exception):
-    """A step could not do its work; the job undoes what was done and FAILs with ``code``."""
+    """A step could not do its work; the job undoes what was done and FAILs with ``code``.
 
-    def __init__(self, code: str, reason: str) -> None:
+    ``transient``: the cause may go away by itself (a host that does not answer): the
+    engine tries the step again, as its RetryPolicy says, before giving up."""
+
+    def __init__(self, code: str, reason: str, *, transient: bool = False) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.transient = transient
 
 
 #: a write a step leaves to the runner: run inside the transaction that records the step
@@ -31,6 +47,9 @@ class StepContext:
     job: Job
     progress: dict[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
+    #: the step runs as a maintenance task, after its job has ended: the world may have
+    #: moved on since (the server migrated again, or was deleted)
+    maintenance: bool = False
 
     def defer(self, effect: Effect) -> None:
         """Commit ``effect`` (a store write) in the same transaction as this step's record,
@@ -60,25 +79,59 @@ class Step(Protocol):
 
 @dataclass(frozen=True)
 class Workflow:
-    """``commit_point``: a job interrupted (crash) before that many steps are done is undone
-    on recovery; after it, it is finished. ``None`` means always finish."""
+    """The steps of one job type, in order.
+
+    ``commit_point`` names the first step that is never undone: a job interrupted (a crash)
+    before it is undone on recovery, one that reached it is finished. ``None`` means always
+    finish. Past the commit point a job can only end SUCCESS; the steps named in
+    ``cleanups`` (each past the commit point) may fail there: what they could not do becomes
+    a maintenance task, tried again later, and the job goes on. Any other step past the
+    commit point only writes to the store, and a failure of the store is treated as a crash:
+    the job is taken again once its lease has expired.
+    """
 
     job_type: str
     steps: tuple[Step, ...]
-    commit_point: int | None = None
+    commit_point: str | None = None
+    cleanups: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"workflow {self.job_type}: step names repeat: {names}")
+        if self.commit_point is not None and self.commit_point not in names:
+            raise ValueError(f"workflow {self.job_type}: no step {self.commit_point!r}")
+        late = names[self._commit_index() :] if self.commit_point is not None else []
+        if not self.cleanups <= set(late):
+            raise ValueError(
+                f"workflow {self.job_type}: clean-ups {sorted(self.cleanups - set(late))} "
+                "are not past the commit point"
+            )
+
+    def _commit_index(self) -> int:
+        if self.commit_point is None:
+            return len(self.steps)
+        return [s.name for s in self.steps].index(self.commit_point)
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
 
     def must_undo_after_interruption(self, steps_done: int) -> bool:
-        return self.commit_point is not None and steps_done < self.commit_point
+        return self.commit_point is not None and steps_done < self._commit_index()
 
     def is_committed(self, step_index: int) -> bool:
         """Whether the step at ``step_index`` runs past the commit point (never undone)."""
-        return self.commit_point is not None and step_index >= self.commit_point
+        return self.commit_point is not None and step_index >= self._commit_index()
+
+    def may_leave_to_maintenance(self, step_index: int) -> bool:
+        return self.steps[step_index].name in self.cleanups
 
 
 class WorkflowRegistry:
-    """job_type → Workflow."""
+    """job_type → Workflow, and the codes the engine gives the jobs it fails itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, codes: FailureCodes) -> None:
+        self.codes = codes
         self._workflows: dict[str, Workflow] = {}
 
     def register(self, workflow: Workflow) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, or_, select, update
 
-from coldshift.jobs.model import Job, JobStatus, NewJob
+from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects, LeaseLost
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
+from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
 from coldshift.persistence.tables import jobs
 
 _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
@@ -74,10 +75,9 @@ def job_from_row(row: Row[Any]) -> Job:
     )
 
 
-class SqlJobStore:
+class SqlJobStore(SqlMaintenanceStore):
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
-        self._db = db
-        self._clock = clock
+        super().__init__(db, clock)
 
     def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
         now = self._clock()
@@ -173,6 +173,26 @@ class SqlJobStore:
             )
             if parent_id is not None:
                 _settle_parent(conn, parent_id, now)
+
+    def leave_to_maintenance(
+        self,
+        task: NewMaintenance,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        now = self._clock()
+        with self._db.write() as conn:
+            insert_maintenance(conn, task, now)
+            values: dict[str, Any] = dict(
+                steps_done=steps_done,
+                progress=progress,
+                compensating=compensating,
+                lease_expires=now + lease_seconds,
+            )
+            self._guarded(conn, task.job.id, owner, values)
 
     def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
         with self._db.write() as conn:

@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, InvalidMarker, QuotaExceeded, ServerBusy
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
-from coldshift.domain.servers import RESIZE_TASKS, Server, TaskState
+from coldshift.domain.lifecycle import IllegalTransition, TaskChange
+from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
@@ -269,20 +270,16 @@ class SqlRegionStore:
                     "to or from it; move or delete them first"
                 )
 
-    def update_server(self, server_id: str, values: dict[str, Any]) -> None:
+    def change_task(self, server_id: str, change: TaskChange) -> None:
         with self._db.write() as conn:
-            conn.execute(
-                update(servers)
-                .where(servers.c.id == server_id)
-                .values(updated_at=self._clock(), **values)
-            )
+            _change_task(conn, server_id, change, self._clock())
 
     def claim(
         self,
         server_id: str,
         placement: Placement,
         role: str = _ON_HOST,
-        server_values: dict[str, Any] | None = None,
+        then: TaskChange | None = None,
     ) -> bool:
         """Atomically take the capacity of ``placement`` for ``server_id``.
 
@@ -292,12 +289,8 @@ class SqlRegionStore:
         try:
             with self._db.write() as conn:
                 _claim_in(conn, server_id, placement, role)
-                if server_values:
-                    conn.execute(
-                        update(servers)
-                        .where(servers.c.id == server_id)
-                        .values(updated_at=self._clock(), **server_values)
-                    )
+                if then is not None:
+                    _change_task(conn, server_id, then, self._clock())
         except _ClaimLost:
             return False
         return True
@@ -317,7 +310,7 @@ class SqlRegionStore:
         with self._db.read() as conn:
             return conn.execute(query.limit(1)).scalar()
 
-    def switch_over(self, server_id: str, server_values: dict[str, Any]) -> bool:
+    def switch_over(self, server_id: str, change: TaskChange | None) -> bool:
         with self._db.write() as conn:
             incoming = conn.execute(
                 select(claims.c.id)
@@ -328,38 +321,31 @@ class SqlRegionStore:
                 return False
             _set_role(conn, server_id, _ON_HOST, _OUTGOING)
             _set_role(conn, server_id, _INCOMING, _ON_HOST)
-            conn.execute(
-                update(servers)
-                .where(servers.c.id == server_id)
-                .values(updated_at=self._clock(), **server_values)
-            )
+            if change is not None:
+                _change_task(conn, server_id, change, self._clock())
         return True
 
-    def set_locked(self, server_id: str, locked: bool) -> bool:
+    def set_locked(self, server_id: str, locked: bool, frozen_during: frozenset[TaskState]) -> bool:
         with self._db.write() as conn:
             result = conn.execute(
                 update(servers)
                 .where(
                     servers.c.id == server_id,
                     servers.c.task_state.is_(None)
-                    | servers.c.task_state.not_in(sorted(t.value for t in RESIZE_TASKS)),
+                    | servers.c.task_state.not_in(sorted(t.value for t in frozen_during)),
                 )
                 .values(locked=locked, updated_at=self._clock())
             )
         return result.rowcount == 1
 
     def release_claims(
-        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+        self, server_id: str, role: str | None = None, then: TaskChange | None = None
     ) -> list[str]:
         """Give back a server's claims (all, or one role). Idempotent. The hosts given room."""
         with self._db.write() as conn:
             freed = _release(conn, server_id, role)
-            if server_values:
-                conn.execute(
-                    update(servers)
-                    .where(servers.c.id == server_id)
-                    .values(updated_at=self._clock(), **server_values)
-                )
+            if then is not None:
+                _change_task(conn, server_id, then, self._clock())
         return freed
 
     def delete_server(self, server_id: str) -> list[str]:
@@ -422,7 +408,28 @@ def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
         )
 
 
+def _change_task(conn: Connection, server_id: str, change: TaskChange, now: float) -> None:
+    """The guarded statement of domain.lifecycle: the task moves only from a state the
+    transition starts from, or stays at its target (a step re-run after a crash)."""
+    transition = change.transition
+    starts = {transition.target, *transition.sources}
+    named = sorted(s.value for s in starts if s is not None)
+    allowed: ColumnElement[bool] = servers.c.task_state.in_(named)
+    if None in starts:
+        allowed = or_(allowed, servers.c.task_state.is_(None))
+    result = conn.execute(
+        update(servers)
+        .where(servers.c.id == server_id, allowed)
+        .values(updated_at=now, **change.values())
+    )
+    if result.rowcount != 1:
+        found = conn.execute(select(servers.c.task_state).where(servers.c.id == server_id)).first()
+        raise IllegalTransition(server_id, transition, found[0] if found else "(no such ECS)")
+
+
 def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:
+    """Start a task on an idle server (domain.lifecycle): no task, unlocked, and the job of
+    its last task has ended."""
     last_job_running = (
         exists()
         .where(jobs.c.id == servers.c.task_job_id, jobs.c.status.in_(_UNFINISHED))
@@ -439,12 +446,7 @@ def _apply_guard(conn: Connection, guard: TaskGuard, now: float) -> None:
     if guard.host_id is not None:
         query = query.where(servers.c.host_id == guard.host_id)
     result = conn.execute(
-        query.values(
-            task_state=guard.task_state,
-            task_job_id=guard.job_id,
-            updated_at=now,
-            **guard.also_set,
-        )
+        query.values(task_job_id=guard.job_id, updated_at=now, **guard.change.values())
     )
     if result.rowcount != 1:
         raise ServerBusy(

@@ -132,6 +132,30 @@ jobs = Table(
     Index("ix_jobs_end_time", "end_time"),
 )
 
+# What jobs could not clean up (jobs.maintenance): kept apart from ``jobs`` so that it
+# outlives the purge of its job, and carries the job as it stood so a step can run again.
+maintenance_tasks = Table(
+    "maintenance_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("job_id", String(32), nullable=False),
+    Column("project_id", String(64), nullable=False),
+    Column("job_type", String(64), nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("work", String(16), nullable=False),  # "run" | "compensate"
+    Column("entities", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("progress", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("done_at", Float, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires", Float, nullable=True),
+    Index("ix_maintenance_tasks_due", "done_at", "next_attempt_at"),
+)
+
 client_tokens = Table(
     "client_tokens",
     metadata,

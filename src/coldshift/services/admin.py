@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from coldshift.domain.errors import BadRequest
 from coldshift.drivers.base import ControllableDriver, OperationState
+from coldshift.jobs.model import MaintenanceTask
 from coldshift.services.context import Region
 
 
@@ -25,6 +26,12 @@ def set_driver_operation(
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+
+
+def maintenance_tasks(region: Region, pending_only: bool = True) -> list[MaintenanceTask]:
+    """What jobs left to clean up (a source host that failed after a switch-over, an undo
+    that could not be done), tried again with backoff until done."""
+    return region.maintenance.list_maintenance(pending_only=pending_only)
 
 
 def reset_driver(region: Region) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.errors import FlavorNotFound, ServerNotFound
+from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
@@ -15,6 +15,7 @@ from coldshift.services.pool_index import PoolIndex
 from coldshift.services.ports import (
     ClientToken,
     JobNotifier,
+    MaintenanceLog,
     QuotaGuard,
     RegionStore,
     TaskGuard,
@@ -28,6 +29,8 @@ class Region:
     driver: HypervisorDriver
     notifier: JobNotifier
     clock: Callable[[], float]
+    #: what jobs left to clean up, for admins
+    maintenance: MaintenanceLog
     #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
     #: otherwise each AZ is read at its first placement)
     pool: PoolIndex = field(default_factory=PoolIndex)
@@ -59,10 +62,10 @@ class Region:
         self.notifier.notify(max(1, len(job.children)))
 
     def release_claims(
-        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+        self, server_id: str, role: str | None = None, then: TaskChange | None = None
     ) -> None:
         """Give back a server's claims; the pool index learns of the room given back."""
-        self.pool.refresh(self.store, self.store.release_claims(server_id, role, server_values))
+        self.pool.refresh(self.store, self.store.release_claims(server_id, role, then))
 
     def delete_server(self, server_id: str) -> None:
         """Remove a server and give back its capacity; the pool index learns of it too."""

@@ -10,14 +10,13 @@ from coldshift.domain.commands import MigrateServer
 from coldshift.domain.errors import InvalidTarget, SameDedicatedHost, ServerBusy, ServerLocked
 from coldshift.domain.hosts import Host, HostKind
 from coldshift.domain.ids import new_job_id
-from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.domain.job_types import JobType
+from coldshift.domain.lifecycle import MIGRATION_ACCEPTED
+from coldshift.domain.servers import Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
 from coldshift.services.ports import TaskGuard
 from coldshift.services.targets import available_dedicated_host, check_host_takes
-
-MIGRATE_JOB = "migrateServer"
-MIGRATE_SUB_JOB = "migrateSingleServer"
 
 
 def migrate_server(region: Region, cmd: MigrateServer) -> str:
@@ -32,7 +31,7 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
     sub_job = NewJob(
         id=new_job_id(),
         project_id=cmd.project_id,
-        job_type=MIGRATE_SUB_JOB,
+        job_type=JobType.MIGRATE_ONE_SERVER,
         entities=entities,
         payload={
             "source_host_id": server.host_id,
@@ -44,17 +43,16 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
     job = NewJob(
         id=new_job_id(),
         project_id=cmd.project_id,
-        job_type=MIGRATE_JOB,
+        job_type=JobType.MIGRATE_SERVER,
         entities=entities,
         children=(sub_job,),
     )
     guard = TaskGuard(
         server.id,
-        TaskState.RESIZE_PREP.value,
+        MIGRATION_ACCEPTED.with_(migrating_to=target.id if target else None),
         sub_job.id,
         vm_state=VmState.STOPPED.value,
         host_id=server.host_id,
-        also_set={"migrating_to": target.id if target else None},
     )
     region.submit(job, guards=(guard,))
     return job.id

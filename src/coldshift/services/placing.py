@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.hosts import Host, HostKind, HostState
+from coldshift.domain.lifecycle import TaskChange
 from coldshift.placement import (
     HostView,
     NodeView,
@@ -25,8 +25,8 @@ CAPACITY_CODE = "Ecs.0319"
 MAX_ROUNDS = 8
 
 CandidateSource = Callable[[], list[Host]]
-#: the server row's new values once a claim on the host of this id succeeds
-ServerValues = Callable[[str], dict[str, Any]]
+#: the server's task change once a claim on the host of this id succeeds
+ServerValues = Callable[[str], TaskChange | None]
 _DECISIONS = threading.Lock()
 
 

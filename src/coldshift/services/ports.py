@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from coldshift.domain.hosts import Host, HostKind
-from coldshift.domain.servers import Server
-from coldshift.jobs.model import Job, NewJob
+from coldshift.domain.lifecycle import TaskChange
+from coldshift.domain.servers import Server, TaskState
+from coldshift.jobs.model import Job, MaintenanceTask, NewJob
 from coldshift.placement.types import Placement
 
 
 @dataclass(frozen=True, slots=True)
 class TaskGuard:
-    """Move an idle, unlocked server to ``task_state`` for the job ``job_id``, or refuse the
-    whole submission. A server is idle when it has no task and the job of its last task has
-    ended.
+    """Start a task on an idle, unlocked server for the job ``job_id`` (``change``: a
+    transition from no task, see domain.lifecycle), or refuse the whole submission.
 
     ``vm_state`` and ``host_id``, when given, must still be what the request checked: a
     concurrent request may have changed them between the check and the submission.
-    ``also_set`` holds further columns written with the task.
     """
 
     server_id: str
-    task_state: str
+    change: TaskChange
     job_id: str
     vm_state: str | None = None
     host_id: str | None = None
-    also_set: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +135,21 @@ class RegionStore(Protocol):
 
     def release_host(self, host_id: str) -> None: ...
 
-    def update_server(self, server_id: str, values: dict[str, Any]) -> None: ...
+    def change_task(self, server_id: str, change: TaskChange) -> None:
+        """Apply ``change`` as one guarded statement; IllegalTransition if the server's task
+        is not one the transition starts from (nor already its target)."""
+        ...
 
     def claim(
         self,
         server_id: str,
         placement: Placement,
         role: str = "placed",
-        server_values: dict[str, Any] | None = None,
-    ) -> bool: ...
+        then: TaskChange | None = None,
+    ) -> bool:
+        """Atomically take the room of ``placement`` (and apply ``then`` with it); False,
+        with nothing changed, when a concurrent claim took the room first."""
+        ...
 
     def has_claims(self, server_id: str, role: str = "placed") -> bool: ...
 
@@ -153,18 +157,18 @@ class RegionStore(Protocol):
         """The host on which ``server_id`` holds claims of ``role``, if any."""
         ...
 
-    def switch_over(self, server_id: str, server_values: dict[str, Any]) -> bool:
+    def switch_over(self, server_id: str, change: TaskChange | None) -> bool:
         """In one transaction: the "incoming" claims become "placed", the old "placed" ones
-        "outgoing", and the server row takes ``server_values``. False (and nothing done) when
-        the server holds no "incoming" claim, e.g. because the switch is already done."""
+        "outgoing", and the server takes ``change``. False (and nothing done) when the server
+        holds no "incoming" claim, e.g. because the switch is already done."""
         ...
 
-    def set_locked(self, server_id: str, locked: bool) -> bool:
-        """Set the lock unless a cold migration runs on the server (False then)."""
+    def set_locked(self, server_id: str, locked: bool, frozen_during: frozenset[TaskState]) -> bool:
+        """Set the lock unless one of the ``frozen_during`` tasks runs (False then)."""
         ...
 
     def release_claims(
-        self, server_id: str, role: str | None = None, server_values: dict[str, Any] | None = None
+        self, server_id: str, role: str | None = None, then: TaskChange | None = None
     ) -> list[str]:
         """Give back the server's claims (all, or those of ``role``); the ids of the hosts
         whose room grew."""
@@ -172,6 +176,12 @@ class RegionStore(Protocol):
 
     def delete_server(self, server_id: str) -> list[str]:
         """Remove the server and all its claims; the ids of the hosts whose room grew."""
+        ...
+
+
+class MaintenanceLog(Protocol):
+    def list_maintenance(self, *, pending_only: bool = True) -> list[MaintenanceTask]:
+        """The clean-up tasks jobs left (jobs.maintenance), oldest first."""
         ...
 
 

@@ -14,7 +14,16 @@ from coldshift.domain.errors import (
     TooManyServers,
 )
 from coldshift.domain.ids import new_job_id, new_uuid
-from coldshift.domain.servers import POWER_NOSTATE, Server, TaskState, VmState
+from coldshift.domain.job_types import JobType
+from coldshift.domain.lifecycle import (
+    CREATE_ACCEPTED,
+    DELETE_ACCEPTED,
+    LOCK_FROZEN_DURING,
+    REBOOT_ACCEPTED,
+    START_ACCEPTED,
+    STOP_ACCEPTED,
+)
+from coldshift.domain.servers import POWER_NOSTATE, Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
 from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
@@ -88,13 +97,13 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
     job = NewJob(
         id=new_job_id(),
         project_id=cmd.project_id,
-        job_type="createServer",
+        job_type=JobType.CREATE_SERVERS,
         entities={},
         children=tuple(
             NewJob(
                 id=new_job_id(),
                 project_id=cmd.project_id,
-                job_type="createSingleServer",
+                job_type=JobType.CREATE_SERVER,
                 entities={"server_id": s.id},
             )
             for s in servers
@@ -159,7 +168,7 @@ def _new_server(
         flavor_id=cmd.flavor_id,
         availability_zone=az,
         vm_state=VmState.BUILDING,
-        task_state=TaskState.SCHEDULING,
+        task_state=CREATE_ACCEPTED.target,
         power_state=POWER_NOSTATE,
         locked=False,
         host_id=None,
@@ -182,26 +191,32 @@ def _fake_ip(index: int, now: float) -> str:
 # ---- batch actions -----------------------------------------------------------------------
 
 ACTIONS = {
-    # action → (job type, sub-job type, task while running, vm_states it applies to, no-op state)
+    # action → (job type, sub-job type, task it starts, vm_states it applies to, no-op state)
     "start": (
-        "batchStartServers",
-        "startServer",
-        TaskState.POWERING_ON,
+        JobType.START_SERVERS,
+        JobType.START_SERVER,
+        START_ACCEPTED,
         {VmState.STOPPED},
         VmState.ACTIVE,
     ),
     "stop": (
-        "batchStopServers",
-        "stopServer",
-        TaskState.POWERING_OFF,
+        JobType.STOP_SERVERS,
+        JobType.STOP_SERVER,
+        STOP_ACCEPTED,
         {VmState.ACTIVE, VmState.ERROR},
         VmState.STOPPED,
     ),
-    "reboot": ("batchRebootServers", "rebootServer", TaskState.POWERING_ON, {VmState.ACTIVE}, None),
+    "reboot": (
+        JobType.REBOOT_SERVERS,
+        JobType.REBOOT_SERVER,
+        REBOOT_ACCEPTED,
+        {VmState.ACTIVE},
+        None,
+    ),
     "delete": (
-        "deleteServers",
-        "deleteServer",
-        TaskState.DELETING,
+        JobType.DELETE_SERVERS,
+        JobType.DELETE_SERVER,
+        DELETE_ACCEPTED,
         {VmState.ACTIVE, VmState.STOPPED, VmState.ERROR, VmState.BUILDING},
         None,
     ),
@@ -235,7 +250,7 @@ def batch_action(
             payload={"mode": mode, **(options or {})},
         )
         if mode == "run":
-            guards.append(TaskGuard(server.id, task, child.id))
+            guards.append(TaskGuard(server.id, task.change, child.id))
         children.append(child)
     job = NewJob(
         id=new_job_id(),
@@ -268,7 +283,9 @@ def set_locked(region: Region, project_id: str, server_id: str, locked: bool) ->
     """Lock or unlock (idempotent); refused while a cold migration runs on the server, so
     that the lock a migration started under still holds when it ends."""
     server = region.server(project_id, server_id)
-    if server.locked != locked and not region.store.set_locked(server.id, locked):
+    if server.locked != locked and not region.store.set_locked(
+        server.id, locked, LOCK_FROZEN_DURING
+    ):
         action = "locked" if locked else "unlocked"
         raise ServerBusy(
             f"the ECS {server.id} is being cold-migrated; it cannot be {action} until the "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
-from coldshift.jobs.model import Job, JobStatus, NewJob
+from coldshift.jobs.model import Job, JobStatus, MaintenanceTask, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects, LeaseLost
 
 
@@ -33,6 +34,8 @@ class InMemoryJobStore:
         self._order: list[str] = []
         self._leases: dict[str, tuple[str, float]] = {}
         self._runnable: set[str] = set()
+        self.maintenance: dict[str, MaintenanceTask] = {}
+        self._maintenance_leases: dict[str, tuple[str, float]] = {}
 
     def add(self, new: NewJob, parent_id: str | None = None) -> None:
         with self._lock:
@@ -191,3 +194,72 @@ class InMemoryJobStore:
     def _check(self, job_id: str, owner: str) -> None:
         if self._leases.get(job_id, ("",))[0] != owner:
             raise LeaseLost(job_id)
+
+    # ---- maintenance ---------------------------------------------------------------------
+
+    def leave_to_maintenance(
+        self,
+        task: NewMaintenance,
+        owner: str,
+        steps_done: int,
+        progress: dict[str, Any],
+        compensating: bool,
+        lease_seconds: float,
+    ) -> None:
+        with self._lock:
+            self._check(task.job.id, owner)
+            now = self._clock()
+            self.maintenance[task.id] = MaintenanceTask(
+                task.id, task.job, task.step, task.work, 0, task.error, now, now, None
+            )
+            job = self.jobs[task.job.id]
+            self.jobs[job.id] = replace(
+                job, steps_done=steps_done, progress=dict(progress), compensating=compensating
+            )
+            self._leases[job.id] = (owner, now + lease_seconds)
+
+    def claim_due_maintenance(
+        self, owner: str, lease_seconds: float, skip: Collection[str] = ()
+    ) -> MaintenanceTask | None:
+        now = self._clock()
+        with self._lock:
+            due = [
+                t
+                for t in self.maintenance.values()
+                if t.pending
+                and t.id not in skip
+                and t.next_attempt_at <= now
+                and self._maintenance_leases.get(t.id, ("", 0.0))[1] < now
+            ]
+            if not due:
+                return None
+            task = min(due, key=lambda t: t.next_attempt_at)
+            task = replace(task, attempts=task.attempts + 1)
+            self.maintenance[task.id] = task
+            self._maintenance_leases[task.id] = (owner, now + lease_seconds)
+            return task
+
+    def maintenance_done(self, task_id: str, owner: str, effects: Effects = ()) -> None:
+        with self._lock:
+            self._check_maintenance(task_id, owner)
+            for effect in effects:
+                effect()
+            self.maintenance[task_id] = replace(self.maintenance[task_id], done_at=self._clock())
+
+    def maintenance_failed(
+        self, task_id: str, owner: str, error: str, next_attempt_at: float
+    ) -> None:
+        with self._lock:
+            self._check_maintenance(task_id, owner)
+            self.maintenance[task_id] = replace(
+                self.maintenance[task_id], last_error=error, next_attempt_at=next_attempt_at
+            )
+
+    def list_maintenance(self, *, pending_only: bool = True) -> list[MaintenanceTask]:
+        with self._lock:
+            found = [t for t in self.maintenance.values() if t.pending or not pending_only]
+        return sorted(found, key=lambda t: (t.created_at, t.id))
+
+    def _check_maintenance(self, task_id: str, owner: str) -> None:
+        if self._maintenance_leases.pop(task_id, ("",))[0] != owner:
+            raise LeaseLost(task_id)

@@ -21,10 +21,13 @@ from coldshift.jobs import (
     WorkflowRegistry,
 )
 from coldshift.jobs.runner import HANDED_BACK, HandedBack, JobRunner
-from coldshift.jobs.workflow import INTERRUPTED_CODE
+from coldshift.jobs.workflow import FailureCodes
 from coldshift.testing import FrozenClock, InMemoryJobStore
 
 LEASE = 10.0
+#: the codes coldshift gives the engine (services.workflows.ENGINE_CODES)
+CODES = FailureCodes(internal="Ecs.1000", interrupted="Common.0999", unknown_type="Common.0020")
+INTERRUPTED_CODE = CODES.interrupted
 JOB_TYPE = "demo"
 PROJECT = "p" * 32
 
@@ -56,7 +59,7 @@ class RecordingStep:
 class Engine:
     clock: FrozenClock = field(default_factory=FrozenClock)
     calls: Calls = field(default_factory=list)
-    registry: WorkflowRegistry = field(default_factory=WorkflowRegistry)
+    registry: WorkflowRegistry = field(default_factory=lambda: WorkflowRegistry(CODES))
     store: InMemoryJobStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,7 +70,8 @@ class Engine:
         count: int = 3,
         *,
         job_type: str = JOB_TYPE,
-        commit_point: int | None = None,
+        commit_point: str | None = None,
+        cleanups: frozenset[str] = frozenset(),
         fail_at: int | None = None,
         fail: BaseException | None = None,
         on_run: dict[int, Callable[[StepContext], None]] | None = None,
@@ -81,7 +85,7 @@ class Engine:
             )
             for i in range(count)
         ]
-        self.registry.register(Workflow(job_type, tuple(steps), commit_point))
+        self.registry.register(Workflow(job_type, tuple(steps), commit_point, cleanups))
         return steps
 
     def worker(self, owner: str = "w1", **kwargs: float) -> Worker:
@@ -348,7 +352,7 @@ def test_job_is_not_taken_over_while_its_lease_runs() -> None:
 
 def test_interrupted_before_commit_point_is_undone() -> None:
     engine = Engine()
-    engine.register(3, commit_point=2)
+    engine.register(3, commit_point="s2")
     engine.store.add(single())
     crash_after(engine, steps_done=1)
 
@@ -362,7 +366,7 @@ def test_interrupted_before_commit_point_is_undone() -> None:
 
 def test_interrupted_before_any_step_and_before_commit_point_is_undone() -> None:
     engine = Engine()
-    engine.register(3, commit_point=2)
+    engine.register(3, commit_point="s2")
     engine.store.add(single())
     assert engine.store.claim_next("A", LEASE) is not None
     engine.clock.advance(LEASE + 1)
@@ -376,7 +380,7 @@ def test_interrupted_before_any_step_and_before_commit_point_is_undone() -> None
 @pytest.mark.parametrize("steps_done", [2, 3])
 def test_interrupted_at_or_after_commit_point_resumes_forward(steps_done: int) -> None:
     engine = Engine()
-    engine.register(3, commit_point=2)
+    engine.register(3, commit_point="s2")
     engine.store.add(single())
     crash_after(engine, steps_done=steps_done)
 
@@ -414,11 +418,12 @@ def test_interrupted_while_compensating_finishes_the_undo_with_the_original_fail
 
 
 @pytest.mark.parametrize("fail", [StepFailed("Ecs.1000", "boom"), RuntimeError("bug")])
-def test_a_step_past_the_commit_point_that_fails_is_never_undone(fail: Exception) -> None:
-    """Past the commit point the job can only go forward: the error leaves it leased, and
-    the next worker to take it (after the lease) finishes it."""
+def test_a_store_step_past_the_commit_point_that_fails_is_never_undone(fail: Exception) -> None:
+    """Past the commit point the job can only go forward: a step that is not a clean-up only
+    writes to the store, so its error is the store's and handled as a crash: the job stays
+    leased, and the next worker to take it (after the lease) finishes it."""
     engine = Engine()
-    steps = engine.register(3, commit_point=2, fail_at=2, fail=fail)
+    steps = engine.register(3, commit_point="s2", fail_at=2, fail=fail)
     engine.store.add(single())
     job = engine.store.claim_next("A", LEASE)
     assert job is not None
@@ -438,7 +443,7 @@ def test_a_step_past_the_commit_point_that_fails_is_never_undone(fail: Exception
 
 def test_a_step_before_the_commit_point_that_fails_is_undone() -> None:
     engine = Engine()
-    engine.register(3, commit_point=2, fail_at=1, fail=StepFailed("Ecs.0319", "no room"))
+    engine.register(3, commit_point="s2", fail_at=1, fail=StepFailed("Ecs.0319", "no room"))
     engine.store.add(single())
     engine.worker().run_until_idle()
 
@@ -448,7 +453,7 @@ def test_a_step_before_the_commit_point_that_fails_is_undone() -> None:
 
 def test_takeover_through_a_worker_finishes_the_parent() -> None:
     engine = Engine()
-    engine.register(3, commit_point=2)
+    engine.register(3, commit_point="s2")
     engine.store.add(parent("top", "child"))
     crash_after(engine, steps_done=2)
 
@@ -647,7 +652,7 @@ def hand_back_after_the_first_step(engine: Engine) -> None:
     """Worker A is asked to stop while step 0 runs: the step completes, then the job goes
     back (HandedBack)."""
     yielding = threading.Event()
-    engine.register(3, commit_point=2, on_run={0: lambda _: yielding.set()})
+    engine.register(3, commit_point="s2", on_run={0: lambda _: yielding.set()})
     engine.store.add(single())
     job = engine.store.claim_next("A", LEASE)
     assert job is not None
@@ -710,7 +715,7 @@ def stop_while_the_first_step_runs(engine: Engine, drain_seconds: float) -> thre
         in_step.set()
         assert may_finish.wait(10.0)
 
-    engine.register(3, commit_point=2, on_run={0: block})
+    engine.register(3, commit_point="s2", on_run={0: block})
     worker = engine.worker("A", concurrency=1, poll_seconds=3600.0)
     worker.start()
     engine.store.add(single())

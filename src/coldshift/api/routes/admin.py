@@ -12,10 +12,12 @@ from coldshift.api import openapi as doc
 from coldshift.api import response_models as r
 from coldshift.api.deps import region_of
 from coldshift.api.errors import Family
-from coldshift.api.parsing import parse_model
+from coldshift.api.parsing import parse_model, query_bool
 from coldshift.api.responses import JsonResponse
 from coldshift.api.schemas import DriverOperationBody
+from coldshift.api.views.timefmt import millis_z
 from coldshift.drivers.base import OperationState
+from coldshift.jobs.model import MaintenanceTask
 from coldshift.services import admin
 
 router = APIRouter()
@@ -58,3 +60,27 @@ def set_driver_operation(request: Request, operation: str) -> Response:
 def reset_driver(request: Request) -> Response:
     admin.reset_driver(region_of(request))
     return Response(status_code=204)
+
+
+def _task_view(task: MaintenanceTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "job_id": task.job.id,
+        "job_type": task.job.job_type,
+        "server_id": task.job.entities.get("server_id"),
+        "step": task.step,
+        "work": task.work.value,
+        "attempts": task.attempts,
+        "last_error": task.last_error,
+        "created_at": millis_z(task.created_at),
+        "next_attempt_at": millis_z(task.next_attempt_at),
+        "done_at": millis_z(task.done_at) if task.done_at is not None else None,
+    }
+
+
+@router.get("/v1/admin/maintenance", **doc.operation(Family.ECS, {200: r.MaintenanceList}))
+def list_maintenance(request: Request) -> Response:
+    """What jobs left to clean up; pending ones only unless ``all=true``."""
+    everything = bool(query_bool(request, "all"))
+    tasks = admin.maintenance_tasks(region_of(request), pending_only=not everything)
+    return JsonResponse({"maintenance_tasks": [_task_view(t) for t in tasks]})

@@ -1,49 +1,52 @@
-"""migrateSingleServer: cold-migrate a stopped ECS (cold-migration.md).
+"""migrateSingleServer: cold-migrate a stopped ECS (cold-migration.md), step by step.
 
-    claim_target     → resize_migrating   (target room claimed; the source still held)
-    copy_disks       → resize_migrated
+    claim_target          → resize_migrating   target room claimed; the source still held
+    copy_disks            → resize_migrated
     define_on_target
-    cleanup_source                         (the guest undefined on the source, disks kept)
-    ── commit point: a job interrupted before here is undone, one past it is finished ──
-    switch_over      → resize_finish      (the server is on the target; source "outgoing")
-    confirm          → SHUTOFF, no task   (source copies deleted, source capacity released)
+    cleanup_source                             the guest undefined on the source, disks kept
+    ── commit point: a job interrupted before here is undone, one that reached it finished ──
+    switch_over           → resize_finish      the server is on the target; source "outgoing"
+    delete_source_copies                       a clean-up: if the source host fails, a
+                                               maintenance task deletes them later
+    release_source        → (no task)          source capacity given back; the job ends
 
-Every step before the commit point can fail (no room, a driver fault) and has an undo; the
-two after it cannot fail, so a job that reached it always ends SUCCESS.
+Each step before the commit point can fail (no room, a driver fault) and has an undo. Past it
+the job always ends SUCCESS: the server is on its target whatever happens to the source.
+The task changes are those of ``domain.lifecycle``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from coldshift.domain.codes import Code
 from coldshift.domain.hosts import Host, HostKind
-from coldshift.domain.servers import Server, TaskState
+from coldshift.domain.job_types import JobType
+from coldshift.domain.lifecycle import (
+    DISKS_COPIED,
+    MIGRATION_ENDED,
+    MIGRATION_UNDONE,
+    SWITCHED_OVER,
+    TARGET_CLAIMED,
+    Transition,
+)
 from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.placement import Strategy
 from coldshift.services.context import Region
-from coldshift.services.migration import MIGRATE_SUB_JOB
-from coldshift.services.placing import (
-    CAPACITY_CODE,
-    NoCapacity,
-    dedicated_candidates,
-    place_and_claim,
-)
+from coldshift.services.placing import NoCapacity, dedicated_candidates, place_and_claim
 from coldshift.services.targets import DEDICATED, SHARED
-from coldshift.services.workflows.common import guest_of, host_name, job_server
+from coldshift.services.workflows.common import guest_of, job_server
 
+#: claim roles: the target's room until the switch-over, then the source's until released
 INCOMING = "incoming"
 OUTGOING = "outgoing"
-IDLE_AGAIN = {"task_state": None, "migrating_to": None}
 
-
-# What later steps need, recorded in the job's progress when first learned so that they do not
-# re-read the server and hosts at every step. A job recorded without them (by an older version)
-# reads them from the store instead.
-TARGET = "target"  # [host id, name, kind] of the claimed target, recorded by ClaimTarget
-GUEST = "guest"  # [vcpus, memory MB, disk GB] of the server, recorded by ClaimTarget
+# What later steps need, recorded by claim_target in the job's progress so that they read
+# neither the server nor the hosts again. (The submission records the source host's name.)
+TARGET = "target"  # [host id, name, kind] of the claimed target
+GUEST = "guest"  # [vcpus, memory MB, disk GB] of the server
 
 
 @dataclass(frozen=True)
@@ -53,91 +56,78 @@ class Target:
     kind: HostKind
 
 
-def _target_host(region: Region, server_id: str) -> Host | None:
-    """The host the migration has claimed room on, until the switch-over, from the store."""
-    host_id = region.store.claimed_host(server_id, INCOMING)
-    return region.store.get_host(host_id) if host_id else None
-
-
-def _remember_target(ctx: StepContext, host: Host | None) -> None:
-    if host is not None:
-        ctx.progress[TARGET] = [host.id, host.name, host.kind.value]
-
-
-def _target(region: Region, ctx: StepContext) -> Target | None:
-    """The claimed target: as ClaimTarget recorded it, else from the store. The record stays
-    after the switch-over; only SwitchOver and the steps before it ask, and the store's
-    switch-over is a no-op once made."""
-    known = ctx.progress.get(TARGET)
-    if known is None:
-        host = _target_host(region, ctx.job.entities["server_id"])
-        return Target(host.id, host.name, host.kind) if host else None
-    host_id, name, kind = known
+def _target(ctx: StepContext) -> Target:
+    host_id, name, kind = ctx.progress[TARGET]
     return Target(host_id, name, HostKind(kind))
 
 
-def _remember_guest(region: Region, ctx: StepContext, server: Server) -> None:
-    guest = guest_of(region, server)
-    ctx.progress[GUEST] = [guest.vcpus, guest.memory_mb, guest.disk_gb]
-
-
-def _source_name(region: Region, ctx: StepContext) -> str | None:
-    """The source host's name: the submission records it; older jobs read it."""
-    known = ctx.job.payload.get("source_host_name")
-    if known is not None:
-        return str(known)
-    return host_name(region, ctx.job.payload.get("source_host_id"))
-
-
-def _guest(region: Region, ctx: StepContext) -> GuestSpec:
-    """The guest on the source host, from the progress ClaimTarget recorded if it did."""
-    source = _source_name(region, ctx)
-    known = ctx.progress.get(GUEST)
-    if known is None:
-        return guest_of(region, job_server(region, ctx), source)
-    vcpus, memory_mb, disk_gb = known
+def _guest(ctx: StepContext) -> GuestSpec:
+    """The guest on the source host."""
+    vcpus, memory_mb, disk_gb = ctx.progress[GUEST]
+    payload = ctx.job.payload
     # a source host without a name is known by its id, as guest_of does
-    name = source or ctx.job.payload.get("source_host_id") or ""
-    return GuestSpec(ctx.job.entities["server_id"], name, vcpus, memory_mb, disk_gb)
+    source = payload["source_host_name"] or payload["source_host_id"] or ""
+    return GuestSpec(ctx.job.entities["server_id"], source, vcpus, memory_mb, disk_gb)
+
+
+def _remember_target(ctx: StepContext, host: Host) -> None:
+    ctx.progress[TARGET] = [host.id, host.name, host.kind.value]
 
 
 @dataclass
 class ClaimTarget:
+    """Claim room for the server on the named DeH, or on the pool's least loaded host."""
+
     region: Region
     name: str = "claim_target"
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
-        _remember_guest(self.region, ctx, server)
-        if self.region.store.claimed_host(server.id, INCOMING) is not None:
-            _remember_target(ctx, _target_host(self.region, server.id))
+        guest = guest_of(self.region, server)
+        ctx.progress[GUEST] = [guest.vcpus, guest.memory_mb, guest.disk_gb]
+        claimed = self.region.store.claimed_host(server.id, INCOMING)
+        if claimed is not None:  # claimed before an interruption
+            host = self.region.store.get_host(claimed)
+            assert host is not None, "a claimed host is never deleted"
+            _remember_target(ctx, host)
             return
         flavor = self.region.flavor(server.flavor_id)
         target_id = ctx.job.payload.get("target_host_id")
         region, store, catalog = self.region, self.region.store, self.region.catalog
-
-        def values(_host_id: str) -> dict[str, Any]:
-            return {"task_state": TaskState.RESIZE_MIGRATING.value}
-
         try:
             if target_id:
                 candidates = dedicated_candidates(
                     store, catalog, server.project_id, server.availability_zone, flavor, target_id
                 )
                 host = place_and_claim(
-                    store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values
+                    store,
+                    server.id,
+                    flavor,
+                    candidates,
+                    Strategy.SPREAD,
+                    INCOMING,
+                    lambda _host_id: TARGET_CLAIMED.change,
                 )
-                _remember_target(ctx, host)
             else:
                 host_id = region.pool.place(
-                    store, catalog, server.id, flavor, server.availability_zone, INCOMING, values
+                    store,
+                    catalog,
+                    server.id,
+                    flavor,
+                    server.availability_zone,
+                    INCOMING,
+                    lambda _host_id: TARGET_CLAIMED.change,
                 )
-                _remember_target(ctx, store.get_host(host_id))
+                found = store.get_host(host_id)
+                assert found is not None, "a claimed host is never deleted"
+                host = found
         except NoCapacity as exc:
-            raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
+            raise StepFailed(Code.NO_CAPACITY, f"{Code.NO_CAPACITY}: {exc.reason}") from exc
+        _remember_target(ctx, host)
 
     def compensate(self, ctx: StepContext) -> None:
-        self.region.release_claims(ctx.job.entities["server_id"], INCOMING, IDLE_AGAIN)
+        server_id = ctx.job.entities["server_id"]
+        self.region.release_claims(server_id, INCOMING, MIGRATION_UNDONE.change)
 
 
 @dataclass
@@ -148,29 +138,22 @@ class DriverStep:
     name: str
     call: Callable[[HypervisorDriver, GuestSpec, str], None]
     on_target: bool
-    next_task: TaskState | None = None
+    then: Transition | None = None
 
     def run(self, ctx: StepContext) -> None:
-        guest, target = self._guest(ctx)
-        try:
-            self.call(self.region.driver, guest, target)
-        except DriverError as exc:
-            raise StepFailed(exc.code, f"{exc.code}: {exc.reason}") from exc
-        if self.next_task is not None:
-            values = {"task_state": self.next_task.value}
-            ctx.defer(lambda: self.region.store.update_server(guest.server_id, values))
+        guest, target = _guest(ctx), _target(ctx).name
+        _driver_call(lambda: self.call(self.region.driver, guest, target))
+        if self.then is not None:
+            change = self.then.change
+            ctx.defer(lambda: self.region.store.change_task(guest.server_id, change))
 
     def compensate(self, ctx: StepContext) -> None:
-        guest, target = self._guest(ctx)
+        guest = _guest(ctx)
         if self.on_target:
-            if target:
-                self.region.driver.discard_target(guest, target)
+            target = _target(ctx).name
+            _driver_call(lambda: self.region.driver.discard_target(guest, target))
         else:
-            self.region.driver.restore_source(guest)
-
-    def _guest(self, ctx: StepContext) -> tuple[GuestSpec, str]:
-        target = _target(self.region, ctx)
-        return _guest(self.region, ctx), target.name if target else ""
+            _driver_call(lambda: self.region.driver.restore_source(guest))
 
 
 @dataclass
@@ -182,37 +165,67 @@ class SwitchOver:
 
     def run(self, ctx: StepContext) -> None:
         server_id = ctx.job.entities["server_id"]
-        target = _target(self.region, ctx)
-        if target is None:
-            return  # switched already, before an interruption
+        target = _target(ctx)
         dedicated = target.kind is HostKind.DEH
-        values = {
-            "host_id": target.id,
-            "tenancy": DEDICATED if dedicated else SHARED,
-            "dedicated_host_id": target.id if dedicated else None,
-            "task_state": TaskState.RESIZE_FINISH.value,
-        }
+        change = SWITCHED_OVER.with_(
+            host_id=target.id,
+            tenancy=DEDICATED if dedicated else SHARED,
+            dedicated_host_id=target.id if dedicated else None,
+        )
         # Committed with the step's record: the commit point and "steps_done past it" are
-        # one transaction.
-        ctx.defer(lambda: self.region.store.switch_over(server_id, values))
+        # one transaction. A no-op once made (no "incoming" claim is left).
+        ctx.defer(lambda: self.region.store.switch_over(server_id, change))
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: it is the commit point."""
 
 
 @dataclass
-class Confirm:
-    """Delete what is left on the source, give its capacity back, and end the task."""
+class DeleteSourceCopies:
+    """Delete the disks left on the source host (a clean-up: it may be left to maintenance)."""
 
     region: Region
-    name: str = "confirm"
+    name: str = "delete_source_copies"
 
     def run(self, ctx: StepContext) -> None:
-        self.region.driver.confirm_migration(_guest(self.region, ctx))
-        self.region.release_claims(ctx.job.entities["server_id"], OUTGOING, IDLE_AGAIN)
+        guest = _guest(ctx)
+        if ctx.maintenance and self._lives_on_source_again(ctx):
+            return  # its disks there are the live ones now: nothing is left over
+        _driver_call(lambda: self.region.driver.confirm_migration(guest))
+
+    def _lives_on_source_again(self, ctx: StepContext) -> bool:
+        """Run late, the server may have been migrated back to the source since."""
+        server_id, source = ctx.job.entities["server_id"], ctx.job.payload["source_host_id"]
+        server = self.region.store.get_server(None, server_id)
+        return server is not None and (
+            source in (server.host_id, server.migrating_to)
+            or self.region.store.claimed_host(server_id, INCOMING) == source
+        )
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: past the commit point."""
+
+
+@dataclass
+class ReleaseSource:
+    """Give the source's capacity back and end the task."""
+
+    region: Region
+    name: str = "release_source"
+
+    def run(self, ctx: StepContext) -> None:
+        server_id = ctx.job.entities["server_id"]
+        self.region.release_claims(server_id, OUTGOING, MIGRATION_ENDED.change)
+
+    def compensate(self, ctx: StepContext) -> None:
+        """Never undone: past the commit point."""
+
+
+def _driver_call(call: Callable[[], None]) -> None:
+    try:
+        call()
+    except DriverError as exc:
+        raise StepFailed(exc.code, f"{exc.code}: {exc.reason}", transient=exc.transient) from exc
 
 
 def cold_migration_workflow(region: Region) -> Workflow:
@@ -223,7 +236,7 @@ def cold_migration_workflow(region: Region) -> Workflow:
             "copy_disks",
             lambda d, guest, target: d.copy_disks(guest, target),
             on_target=True,
-            next_task=TaskState.RESIZE_MIGRATED,
+            then=DISKS_COPIED,
         ),
         DriverStep(
             region,
@@ -238,6 +251,12 @@ def cold_migration_workflow(region: Region) -> Workflow:
             on_target=False,
         ),
         SwitchOver(region),
-        Confirm(region),
+        DeleteSourceCopies(region),
+        ReleaseSource(region),
     )
-    return Workflow(MIGRATE_SUB_JOB, steps, commit_point=4)
+    return Workflow(
+        JobType.MIGRATE_ONE_SERVER,
+        steps,
+        commit_point="switch_over",
+        cleanups=frozenset({"delete_source_copies"}),
+    )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from coldshift.domain.codes import Code
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import GuestSpec
 from coldshift.jobs.workflow import StepContext, StepFailed
 from coldshift.services.context import Region
 
-GONE = "Ecs.0114"
-
 
 def job_server(region: Region, ctx: StepContext) -> Server:
     server = region.store.get_server(None, ctx.job.entities["server_id"])
     if server is None:
-        raise StepFailed(GONE, f"the ECS {ctx.job.entities['server_id']} no longer exists")
+        raise StepFailed(
+            Code.SERVER_NOT_FOUND, f"the ECS {ctx.job.entities['server_id']} no longer exists"
+        )
     return server
 
 

@@ -7,23 +7,17 @@ capacity it held, so that GET answers 404 and no claim leaks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from coldshift.domain.servers import POWER_RUNNING, TaskState, VmState
+from coldshift.domain.codes import Code
+from coldshift.domain.job_types import JobType
+from coldshift.domain.lifecycle import CREATED, PLACED, TaskChange
 from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.placement import Strategy
 from coldshift.services.context import Region
-from coldshift.services.placing import (
-    CAPACITY_CODE,
-    NoCapacity,
-    dedicated_candidates,
-    place_and_claim,
-)
+from coldshift.services.placing import NoCapacity, dedicated_candidates, place_and_claim
 from coldshift.services.targets import DEDICATED
 from coldshift.services.workflows.common import guest_of, host_name, job_server
-
-CREATE_FAILED = "Ecs.0204"
 
 
 @dataclass
@@ -39,9 +33,10 @@ class ClaimCapacity:
         dedicated = server.tenancy == DEDICATED
         region = self.region
 
-        def values(host_id: str) -> dict[str, Any]:
-            placed = {"host_id": host_id, "task_state": TaskState.SPAWNING.value}
-            return placed | ({"dedicated_host_id": host_id} if dedicated else {})
+        def values(host_id: str) -> TaskChange:
+            if dedicated:
+                return PLACED.with_(host_id=host_id, dedicated_host_id=host_id)
+            return PLACED.with_(host_id=host_id)
 
         try:
             if dedicated:
@@ -67,7 +62,7 @@ class ClaimCapacity:
                     values,
                 )
         except NoCapacity as exc:
-            raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
+            raise StepFailed(Code.NO_CAPACITY, f"{Code.NO_CAPACITY}: {exc.reason}") from exc
 
     def compensate(self, ctx: StepContext) -> None:
         self.region.delete_server(ctx.job.entities["server_id"])
@@ -85,7 +80,7 @@ class Boot:
                 guest_of(self.region, server, host_name(self.region, server.host_id))
             )
         except DriverError as exc:
-            raise StepFailed(CREATE_FAILED, f"{CREATE_FAILED}: {exc.reason}") from exc
+            raise StepFailed(Code.CREATE_FAILED, f"{Code.CREATE_FAILED}: {exc.reason}") from exc
 
     def compensate(self, ctx: StepContext) -> None:
         server = self.region.store.get_server(None, ctx.job.entities["server_id"])
@@ -102,19 +97,13 @@ class MarkActive:
     name: str = "mark_active"
 
     def run(self, ctx: StepContext) -> None:
-        self.region.store.update_server(
-            ctx.job.entities["server_id"],
-            {
-                "vm_state": VmState.ACTIVE.value,
-                "task_state": None,
-                "power_state": POWER_RUNNING,
-                "launched_at": self.region.clock(),
-            },
-        )
+        change = CREATED.with_(launched_at=self.region.clock())
+        self.region.store.change_task(ctx.job.entities["server_id"], change)
 
     def compensate(self, ctx: StepContext) -> None:
         """Nothing to undo: this is the last step."""
 
 
 def create_server_workflow(region: Region) -> Workflow:
-    return Workflow("createSingleServer", (ClaimCapacity(region), Boot(region), MarkActive(region)))
+    steps = (ClaimCapacity(region), Boot(region), MarkActive(region))
+    return Workflow(JobType.CREATE_SERVER, steps)

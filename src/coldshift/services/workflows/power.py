@@ -2,21 +2,21 @@
 
 A sub-job whose server was already in the wanted state succeeds without doing anything
 (mode "noop"); one whose server could not take the action fails with Ecs.0100 (mode "refuse").
+The task changes are those of ``domain.lifecycle``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from coldshift.domain.servers import POWER_RUNNING, POWER_SHUTDOWN, VmState
+from coldshift.domain.codes import Code
+from coldshift.domain.job_types import JobType
+from coldshift.domain.lifecycle import ACTION_UNDONE, REBOOTED, STARTED, STOPPED, Transition
 from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.context import Region
 from coldshift.services.workflows.common import guest_of, host_name, job_server
-
-WRONG_STATE = "Ecs.0100"
 
 
 @dataclass
@@ -26,7 +26,7 @@ class DriverAction:
     region: Region
     name: str
     call: Callable[[HypervisorDriver, GuestSpec], None]
-    error_code: str
+    error_code: Code
 
     def run(self, ctx: StepContext) -> None:
         mode = ctx.job.payload.get("mode", "run")
@@ -35,8 +35,8 @@ class DriverAction:
         server = job_server(self.region, ctx)
         if mode == "refuse":
             raise StepFailed(
-                WRONG_STATE,
-                f"{WRONG_STATE}: the ECS {server.id} is "
+                Code.WRONG_STATE,
+                f"{Code.WRONG_STATE}: the ECS {server.id} is "
                 f"{server.status}; {self.name} does not apply",
             )
         try:
@@ -45,70 +45,86 @@ class DriverAction:
                 guest_of(self.region, server, host_name(self.region, server.host_id)),
             )
         except DriverError as exc:
-            raise StepFailed(self.error_code, f"{self.error_code}: {exc.reason}") from exc
+            raise StepFailed(
+                self.error_code, f"{self.error_code}: {exc.reason}", transient=exc.transient
+            ) from exc
 
     def compensate(self, ctx: StepContext) -> None:
         if ctx.job.payload.get("mode", "run") == "run":
-            self.region.store.update_server(ctx.job.entities["server_id"], {"task_state": None})
+            self.region.store.change_task(ctx.job.entities["server_id"], ACTION_UNDONE.change)
 
 
 @dataclass
-class SetState:
-    """Record the state the action leads to, and end the task."""
+class RecordState:
+    """Record the state the action leads to (``done``), and end the task."""
 
     region: Region
-    values: dict[str, Any]
+    done: Transition | None
     name: str = "record_state"
-    delete: bool = field(default=False)
 
     def run(self, ctx: StepContext) -> None:
         if ctx.job.payload.get("mode", "run") != "run":
             return
         server_id = ctx.job.entities["server_id"]
-        if self.delete:
+        if self.done is None:
             self.region.delete_server(server_id)
         else:
-            self.region.store.update_server(server_id, {**self.values, "task_state": None})
+            self.region.store.change_task(server_id, self.done.change)
 
     def compensate(self, ctx: StepContext) -> None:
         """Nothing to undo: this is the last step."""
 
 
+def _power_workflow(
+    region: Region,
+    job_type: JobType,
+    name: str,
+    call: Callable[[HypervisorDriver, GuestSpec], None],
+    code: Code,
+    done: Transition | None,
+) -> Workflow:
+    return Workflow(job_type, (DriverAction(region, name, call, code), RecordState(region, done)))
+
+
 def start_server_workflow(region: Region) -> Workflow:
-    return Workflow(
-        "startServer",
-        (
-            DriverAction(region, "power_on", lambda d, g: d.power_on(g), "Ecs.0226"),
-            SetState(region, {"vm_state": VmState.ACTIVE.value, "power_state": POWER_RUNNING}),
-        ),
+    return _power_workflow(
+        region,
+        JobType.START_SERVER,
+        "power_on",
+        lambda d, g: d.power_on(g),
+        Code.START_FAILED,
+        STARTED,
     )
 
 
 def stop_server_workflow(region: Region) -> Workflow:
-    return Workflow(
-        "stopServer",
-        (
-            DriverAction(region, "power_off", lambda d, g: d.power_off(g), "Ecs.1000"),
-            SetState(region, {"vm_state": VmState.STOPPED.value, "power_state": POWER_SHUTDOWN}),
-        ),
+    return _power_workflow(
+        region,
+        JobType.STOP_SERVER,
+        "power_off",
+        lambda d, g: d.power_off(g),
+        Code.SYSTEM_ERROR,
+        STOPPED,
     )
 
 
 def reboot_server_workflow(region: Region) -> Workflow:
-    return Workflow(
-        "rebootServer",
-        (
-            DriverAction(region, "reboot", lambda d, g: d.power_on(g), "Ecs.0227"),
-            SetState(region, {"vm_state": VmState.ACTIVE.value, "power_state": POWER_RUNNING}),
-        ),
+    return _power_workflow(
+        region,
+        JobType.REBOOT_SERVER,
+        "reboot",
+        lambda d, g: d.power_on(g),
+        Code.REBOOT_FAILED,
+        REBOOTED,
     )
 
 
 def delete_server_workflow(region: Region) -> Workflow:
-    return Workflow(
-        "deleteServer",
-        (
-            DriverAction(region, "destroy", lambda d, g: d.destroy(g), "Ecs.0501"),
-            SetState(region, {}, delete=True),
-        ),
+    return _power_workflow(
+        region,
+        JobType.DELETE_SERVER,
+        "destroy",
+        lambda d, g: d.destroy(g),
+        Code.DELETE_FAILED,
+        None,
     )

@@ -1,0 +1,24 @@
+"""Every job type coldshift records, in one place: Huawei's names, as ``GET job`` shows them.
+
+A request records one top-level job that groups one sub-job per server; each sub-job type has
+a workflow (``services/workflows``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobType(StrEnum):
+    CREATE_SERVERS = "createServer"
+    CREATE_SERVER = "createSingleServer"
+    START_SERVERS = "batchStartServers"
+    START_SERVER = "startServer"
+    STOP_SERVERS = "batchStopServers"
+    STOP_SERVER = "stopServer"
+    REBOOT_SERVERS = "batchRebootServers"
+    REBOOT_SERVER = "rebootServer"
+    DELETE_SERVERS = "deleteServers"
+    DELETE_SERVER = "deleteServer"
+    MIGRATE_SERVER = "migrateServer"
+    MIGRATE_ONE_SERVER = "migrateSingleServer"
