@@ -11,8 +11,7 @@ from starlette.requests import Request
 from coldshift.api.parsing import query_int, query_str
 from coldshift.domain.errors import BadRequest, InvalidMarker
 from coldshift.domain.servers import Server, status_filter_matches
-from coldshift.services.context import Region
-from coldshift.services.ports import ServerColumns
+from coldshift.services.queries import Queries, ServerColumns
 
 T = TypeVar("T")
 
@@ -48,7 +47,7 @@ def requested_ids(request: Request) -> list[str] | None:
     return wanted
 
 
-def filter_v1(request: Request, region: Region, servers: list[Server]) -> list[Server]:
+def filter_v1(request: Request, servers: list[Server]) -> list[Server]:
     name = _name_matcher(query_str(request, "name"))
     flavor, status = query_str(request, "flavor"), query_str(request, "status")
     ip, ip_eq = query_str(request, "ip"), query_str(request, "ip_eq")
@@ -146,34 +145,34 @@ def _column_filters(
     return ServerColumns(**values)
 
 
-def list_v1(request: Request, region: Region, project_id: str) -> tuple[list[Server], int]:
+def list_v1(request: Request, queries: Queries, project_id: str) -> tuple[list[Server], int]:
     """The page of the v1 listing and how many servers match: a bounded query when the
     filters allow, else the whole project filtered and paged in memory."""
     columns = _column_filters(request, V1_FILTERS, _V1_COLUMNS)
     if columns is None:
-        matches = filter_v1(request, region, region.store.list_servers(project_id))
+        matches = filter_v1(request, queries.project_servers(project_id))
         return page_v1(request, matches), len(matches)
     limit = _v1_limit(request)
     marker = request.query_params.get("marker")
     start = 0 if marker is not None else _v1_start(request, limit)
-    found = region.store.page_servers(
+    found = queries.server_page(
         project_id, columns, limit=limit, offset=start, after=marker, with_total=True
     )
     return found.servers, found.total or 0
 
 
-def list_v11(request: Request, region: Region, project_id: str) -> tuple[list[Server], bool, int]:
+def list_v11(request: Request, queries: Queries, project_id: str) -> tuple[list[Server], bool, int]:
     """The page of the v1.1 listing, whether more follow, and the page size."""
     columns = _column_filters(request, V11_FILTERS, _V11_COLUMNS)
     marker = request.query_params.get("marker")
     if columns is None:
         # Filtered before the limit is read: a bad name pattern is the error reported first.
-        matches = filter_v11(request, region.store.list_servers(project_id))
+        matches = filter_v11(request, queries.project_servers(project_id))
         limit = _v11_limit(request)
         page, more = page_by_marker(matches, marker, limit, lambda s: s.id)
         return page, more, limit
     limit = _v11_limit(request)
-    found = region.store.page_servers(project_id, columns, limit=limit, after=marker)
+    found = queries.server_page(project_id, columns, limit=limit, after=marker)
     return found.servers, found.more, limit
 
 

@@ -1,4 +1,5 @@
-"""What every service function needs: catalog, store, clock, job notifier, pool index."""
+"""What every service function needs: catalog, store, clock, job notifier, pool index, and
+the read side built over the store."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coldshift.domain.catalog import Catalog, Flavor
-from coldshift.domain.errors import FlavorNotFound, ServerNotFound
+from coldshift.domain.errors import FlavorNotFound
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
@@ -20,6 +21,7 @@ from coldshift.services.ports import (
     RegionStore,
     TaskGuard,
 )
+from coldshift.services.queries import Queries
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class Region:
     #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
     #: otherwise each AZ is read at its first placement)
     pool: PoolIndex = field(default_factory=PoolIndex)
+    #: the read side over ``store``: built once here, so every caller (and the hot GET paths)
+    #: shares one instance
+    queries: Queries = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "queries", Queries(self.store, self.catalog))
 
     def flavor(self, flavor_id: str) -> Flavor:
         flavor = self.catalog.flavor(flavor_id)
@@ -42,10 +50,7 @@ class Region:
         return flavor
 
     def server(self, project_id: str, server_id: str) -> Server:
-        server = self.store.get_server(project_id, server_id)
-        if server is None:
-            raise ServerNotFound(server_id)
-        return server
+        return self.queries.server(project_id, server_id)
 
     def submit(
         self,

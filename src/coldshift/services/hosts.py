@@ -1,14 +1,11 @@
-"""Dedicated host use cases: allocate, update, release, quota."""
+"""Dedicated host use cases: allocate, update, release (their reads are in queries.py)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from coldshift.domain.catalog import HostType
 from coldshift.domain.commands import AllocateHosts
 from coldshift.domain.errors import (
     BadRequest,
-    DedicatedHostNotFound,
     HostReleased,
     HostTypeNotFound,
     HostTypeNotOffered,
@@ -18,6 +15,7 @@ from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
 from coldshift.domain.ids import new_uuid
 from coldshift.services.context import Region
 from coldshift.services.ports import QuotaGuard
+from coldshift.services.queries import deh_quota
 
 
 def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
@@ -32,7 +30,7 @@ def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
     if cmd.quantity < 1:
         raise BadRequest(f"quantity must be at least 1, got {cmd.quantity}")
     quota = QuotaGuard(
-        cmd.project_id, "dedicated_hosts", _quota(region, cmd.project_id), cmd.quantity
+        cmd.project_id, "dedicated_hosts", deh_quota(region.catalog, cmd.project_id), cmd.quantity
     )
     _check_quota_early(region, quota)
     region.driver.allocate_host()
@@ -44,7 +42,7 @@ def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
 
 def _check_quota_early(region: Region, quota: QuotaGuard) -> None:
     """A cheap first answer before the driver's allocation time; the store decides."""
-    used = len(project_dehs(region, quota.project_id))
+    used = len(region.queries.project_dehs(quota.project_id))
     if used + quota.adding > quota.limit:
         raise QuotaExceeded(
             f"insufficient DeH quota: {used} allocated + {quota.adding} requested > {quota.limit}"
@@ -72,31 +70,10 @@ def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:
     )
 
 
-def _quota(region: Region, project_id: str) -> int:
-    project = region.catalog.project(project_id)
-    return project.quotas.dedicated_hosts if project else 0
-
-
-def project_dehs(region: Region, project_id: str, include_released: bool = False) -> list[Host]:
-    return [
-        h
-        for h in region.store.list_hosts(kind=HostKind.DEH, project_id=project_id)
-        if include_released or h.state is not HostState.RELEASED
-    ]
-
-
-def get_deh(region: Region, project_id: str, host_id: str) -> Host:
-    """A DeH of this project; another project's DeH answers exactly like an unknown one."""
-    host = region.store.get_host(host_id)
-    if host is None or host.kind is not HostKind.DEH or host.project_id != project_id:
-        raise DedicatedHostNotFound(host_id)
-    return host
-
-
 def update_host(
     region: Region, project_id: str, host_id: str, name: str | None, auto_placement: str | None
 ) -> None:
-    host = get_deh(region, project_id, host_id)
+    host = region.queries.deh(project_id, host_id)
     if host.state is HostState.RELEASED:
         raise HostReleased(host_id)
     values = {k: v for k, v in (("name", name), ("auto_placement", auto_placement)) if v}
@@ -105,29 +82,7 @@ def update_host(
 
 
 def release_host(region: Region, project_id: str, host_id: str) -> None:
-    host = get_deh(region, project_id, host_id)
+    host = region.queries.deh(project_id, host_id)
     if host.state is HostState.RELEASED:
         raise HostReleased(host_id)
     region.store.release_host(host_id)
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaLine:
-    resource: str
-    hard_limit: int
-    used: int
-
-
-def quota(region: Region, project_id: str, resource: str | None) -> list[QuotaLine]:
-    """One line per host type; the DeH quota is shared by every type, so each line shows it."""
-    dehs = project_dehs(region, project_id)
-    limit = _quota(region, project_id)
-    lines = [
-        QuotaLine(t.host_type, limit, sum(1 for h in dehs if h.host_type == t.host_type))
-        for t in region.catalog.host_types
-    ]
-    return [q for q in lines if resource is None or q.resource == resource]
-
-
-def all_dehs(region: Region) -> list[Host]:
-    return region.store.list_hosts(kind=HostKind.DEH)

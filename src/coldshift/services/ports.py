@@ -75,7 +75,9 @@ class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
 
-class RegionStore(Protocol):
+class RegionReads(Protocol):
+    """The reads of the region's storage: all the query service needs."""
+
     def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
 
     def list_servers(self, project_id: str) -> list[Server]: ...
@@ -112,6 +114,10 @@ class RegionStore(Protocol):
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]: ...
 
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None: ...
+
+
+class RegionStore(RegionReads, Protocol):
+    """The reads and the writes: what the write services use."""
 
     def submit(
         self,

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from coldshift.api import openapi as doc
 from coldshift.api import response_models as r
-from coldshift.api.deps import region_of
+from coldshift.api.deps import queries_of, region_of
 from coldshift.api.errors import Family
 from coldshift.api.listing import page_by_marker
 from coldshift.api.parsing import parse_model, query_int, query_str
@@ -99,14 +99,14 @@ def list_dedicated_hosts(request: Request, project_id: str) -> Response:
     hosts = (
         [
             h
-            for h in svc.project_dehs(region, owner, include_released=True)
+            for h in region.queries.project_dehs(owner, include_released=True)
             if _matches(request, region, h)
         ]
         if owner
-        else [h for h in svc.all_dehs(region) if _matches(request, region, h)]
+        else [h for h in region.queries.all_dehs() if _matches(request, region, h)]
     )
     instance = query_str(request, "instance_uuid")
-    on_host = region.store.instance_ids_by_host(h.id for h in hosts)
+    on_host = region.queries.instance_ids_by_host(h.id for h in hosts)
     if instance is not None:
         hosts = [h for h in hosts if instance in on_host.get(h.id, [])]
     limit = query_int(request, "limit", 1000, 1, 1000)
@@ -127,8 +127,8 @@ def list_dedicated_hosts(request: Request, project_id: str) -> Response:
 )
 def show_dedicated_host(request: Request, project_id: str, dedicated_host_id: str) -> Response:
     region = region_of(request)
-    host = svc.get_deh(region, project_id, dedicated_host_id)
-    on_host = region.store.instance_ids_by_host([host.id])
+    host = region.queries.deh(project_id, dedicated_host_id)
+    on_host = region.queries.instance_ids_by_host([host.id])
     return JsonResponse(
         {
             "dedicated_host": dedicated_host(
@@ -169,9 +169,7 @@ def delete_dedicated_host(request: Request, project_id: str, dedicated_host_id: 
 def list_servers_dedicated_host(
     request: Request, project_id: str, dedicated_host_id: str
 ) -> Response:
-    region = region_of(request)
-    host = svc.get_deh(region, project_id, dedicated_host_id)
-    servers = region.store.servers_on_host(host.id)
+    servers = queries_of(request).deh_servers(project_id, dedicated_host_id)
     limit = query_int(request, "limit", 1000, 1, 1000)
     page, _ = page_by_marker(servers, query_str(request, "marker"), limit, lambda s: s.id)
     return JsonResponse({"servers": [deh_server(s) for s in page]})
@@ -227,7 +225,7 @@ def list_dedicated_host_all_types(request: Request, project_id: str) -> Response
 def show_quota_sets(request: Request, project_id: str, tenant_id: str) -> Response:
     if tenant_id != project_id and not request.state.project.admin:
         raise Forbidden("only an admin may read another tenant's quota")
-    lines = svc.quota(region_of(request), tenant_id, query_str(request, "resource"))
+    lines = queries_of(request).quota(tenant_id, query_str(request, "resource"))
     return JsonResponse(
         {
             "quota_set": [

@@ -80,8 +80,7 @@ def microversion(request: Request) -> tuple[int, int]:
 def nova_show_server(request: Request, project_id: str, server_id: str) -> Response:
     version = microversion(request)
     region = region_of(request)
-    server = region.server(project_id, server_id)
-    host = region.store.get_host(server.host_id) if server.host_id else None
+    server, host = region.queries.server_and_host(project_id, server_id)
     flavor = region.flavor(server.flavor_id)
     specs = extra_specs(flavor, region.catalog.availability_zones)
     return JsonResponse(

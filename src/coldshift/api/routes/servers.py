@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from coldshift.api import openapi as doc
 from coldshift.api import response_models as r
-from coldshift.api.deps import base_url, hosts_by_id, region_of
+from coldshift.api.deps import base_url, region_of
 from coldshift.api.errors import Family
 from coldshift.api.listing import V1_FILTERS, V11_FILTERS, list_v1, list_v11, requested_ids
 from coldshift.api.parsing import FieldErrors, parse_json, parse_model, raw_body
@@ -136,9 +136,9 @@ def list_servers_details(request: Request, project_id: str) -> Response:
     region = region_of(request)
     wanted = requested_ids(request)
     if wanted is not None:
-        return _servers_by_id(region, region.store.list_servers(project_id), wanted)
-    page, count = list_v1(request, region, project_id)
-    hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
+        return _servers_by_id(region, region.queries.project_servers(project_id), wanted)
+    page, count = list_v1(request, region.queries, project_id)
+    hosts = region.queries.hosts_of(page)
     return JsonResponse(
         {
             "count": count,
@@ -155,7 +155,7 @@ def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> 
     only ``id`` and ``fault``, exactly alike."""
     by_id = {s.id: s for s in servers}
     found = [by_id[i] for i in wanted if i in by_id]
-    hosts = hosts_by_id(region, {s.host_id for s in found if s.host_id})
+    hosts = region.queries.hosts_of(found)
     entries = [
         server_detail(
             by_id[i], region.flavor(by_id[i].flavor_id), hosts.get(by_id[i].host_id or "")
@@ -190,9 +190,9 @@ def _servers_by_id(region: Region, servers: list[Server], wanted: list[str]) -> 
 )
 def list_cloud_servers(request: Request, project_id: str) -> Response:
     region = region_of(request)
-    page, more, limit = list_v11(request, region, project_id)
+    page, more, limit = list_v11(request, region.queries, project_id)
     expect = frozenset(request.query_params.getlist("expect-fields")) & EXPECT_FIELDS
-    hosts = hosts_by_id(region, {s.host_id for s in page if s.host_id})
+    hosts = region.queries.hosts_of(page)
     links: list[dict[str, Any]] = []
     if more and page:
         href = (
@@ -215,8 +215,7 @@ def list_cloud_servers(request: Request, project_id: str) -> Response:
 @router.get("/v1/{project_id}/cloudservers/{server_id}", **doc.operation(ECS, {200: r.ServerShow}))
 def show_server(request: Request, project_id: str, server_id: str) -> Response:
     region = region_of(request)
-    server = region.server(project_id, server_id)
-    host = region.store.get_host(server.host_id) if server.host_id else None
+    server, host = region.queries.server_and_host(project_id, server_id)
     return JsonResponse({"server": server_detail(server, region.flavor(server.flavor_id), host)})
 
 
