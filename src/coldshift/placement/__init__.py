@@ -7,7 +7,6 @@ from coldshift.placement.index import CapacityIndex
 from coldshift.placement.numa_fit import fit_numa, given_back, taken
 from coldshift.placement.types import (
     HostView,
-    NodeView,
     NumaFit,
     NumaRequest,
     Placement,
@@ -18,7 +17,6 @@ from coldshift.placement.types import (
 __all__ = [
     "CapacityIndex",
     "HostView",
-    "NodeView",
     "NumaFit",
     "NumaRequest",
     "Placement",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from coldshift.domain.hosts import NumaNode
+
 
 @dataclass(frozen=True, slots=True)
 class NumaRequest:
@@ -24,19 +26,10 @@ class NumaRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeView:
-    index: int
-    vcpus_total: int
-    memory_total: int
-    vcpus_free: int
-    memory_free: int
-
-
-@dataclass(frozen=True, slots=True)
 class HostView:
     host_id: str
     name: str
-    nodes: tuple[NodeView, ...]
+    nodes: tuple[NumaNode, ...]
 
     @property
     def vcpus_free(self) -> int:

@@ -13,7 +13,6 @@ from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.placement import (
     HostView,
-    NodeView,
     NumaRequest,
     Rejection,
     Strategy,
@@ -41,11 +40,7 @@ def numa_request(flavor: Flavor) -> NumaRequest:
 
 
 def host_view(host: Host) -> HostView:
-    nodes = tuple(
-        NodeView(n.index, n.vcpus_total, n.memory_total, n.vcpus_free, n.memory_free)
-        for n in host.nodes
-    )
-    return HostView(host.id, host.name, nodes)
+    return HostView(host.id, host.name, host.nodes)
 
 
 def place_and_claim(
