@@ -63,9 +63,11 @@ from coldshift.placement import (
     choose_host,
     fit_numa,
     given_back,
+    host_view,
+    numa_request,
     taken,
 )
-from coldshift.services.placing import host_view, numa_request, place_and_claim
+from coldshift.services.placing import place_and_claim
 from coldshift.services.pool_index import PoolIndex
 from coldshift.services.region_setup import new_pool_host
 

@@ -19,9 +19,9 @@ from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.placement import HostView, Placement, Strategy, choose_host
+from coldshift.placement import HostView, Placement, Strategy, choose_host, host_view, numa_request
 from coldshift.services.context import Region
-from coldshift.services.placing import NoCapacity, host_view, numa_request
+from coldshift.services.placing import NoCapacity
 from coldshift.services.region_setup import sync_public_pool
 
 AZ = "local-1a"

@@ -6,17 +6,20 @@ DeH); the public pool, which may hold thousands of hosts, goes through ``pool_in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.placement import (
-    HostView,
     NumaRequest,
     Rejection,
     Strategy,
     choose_host,
+    host_view,
+    lone_deh_scope,
+    no_room_reason,
+    numa_request,
 )
 from coldshift.services.ports import RegionStore
 
@@ -33,14 +36,6 @@ class NoCapacity(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def numa_request(flavor: Flavor) -> NumaRequest:
-    return NumaRequest(flavor.vcpus, flavor.ram_mb, flavor.numa_nodes)
-
-
-def host_view(host: Host) -> HostView:
-    return HostView(host.id, host.name, host.nodes)
 
 
 def place_and_claim(
@@ -80,32 +75,12 @@ def _place(
         views = [host_view(h) for h in hosts.values()]
         choice = choose_host(request, views, strategy)
         if isinstance(choice, Rejection):
-            scope = _deh_scope(list(hosts.values()))
-            raise NoCapacity(describe_no_room(choice, flavor, views, scope))
+            scope = lone_deh_scope(list(hosts.values()))
+            raise NoCapacity(no_room_reason(choice, flavor.id, views, scope))
         for placement in choice:
             if store.claim(server_id, placement, role, server_values(placement.host_id)):
                 return hosts[placement.host_id]
     raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
-
-
-def describe_no_room(
-    rejection: Rejection, flavor: Flavor, hosts: Sequence[HostView], scope: str | None = None
-) -> str:
-    """A NoCapacity reason: the closest host's numbers and the most free vCPUs of any host."""
-    if not hosts:
-        return f"no host can take flavor {flavor.id}"
-    most_free = max(h.vcpus_free for h in hosts)
-    return (
-        f"{scope or f'{len(hosts)} candidate hosts'}: flavor {flavor.id} does not fit "
-        f"({rejection.describe()}; most free vCPUs on one host: {most_free})"
-    )
-
-
-def _deh_scope(hosts: list[Host]) -> str | None:
-    """A targeted DeH is named in the reason."""
-    if len(hosts) == 1 and hosts[0].kind is HostKind.DEH:
-        return f"dedicated host {hosts[0].id}"
-    return None
 
 
 def dedicated_candidates(

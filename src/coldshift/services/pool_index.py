@@ -25,16 +25,13 @@ from coldshift.placement import (
     Placement,
     Strategy,
     closest_rejection,
+    host_view,
+    no_room_reason,
+    numa_request,
     order_key,
     taken,
 )
-from coldshift.services.placing import (
-    NoCapacity,
-    ServerValues,
-    describe_no_room,
-    host_view,
-    numa_request,
-)
+from coldshift.services.placing import NoCapacity, ServerValues
 from coldshift.services.ports import RegionStore
 
 #: a claim may lose to another process this many times in one placement before giving up
@@ -135,7 +132,7 @@ class PoolIndex:
     def _no_room(self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]) -> str:
         # In the store's order, as choose_host saw them: a tie of closest hosts goes the same way.
         hosts = self._views(az, host_types)
-        return describe_no_room(closest_rejection(request, hosts), flavor, hosts)
+        return no_room_reason(closest_rejection(request, hosts), flavor.id, hosts)
 
     def _views(self, az: str, host_types: list[str] | None) -> list[HostView]:
         return [
