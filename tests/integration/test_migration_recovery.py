@@ -50,7 +50,7 @@ from coldshift.domain.catalog import Catalog, SimulatedDriverSettings
 from coldshift.domain.commands import AllocateHosts, CreateServers, MigrateServer
 from coldshift.domain.errors import ServerBusy
 from coldshift.domain.hosts import HostKind
-from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.domain.servers import DEDICATED, SHARED, Server, TaskState, VmState
 from coldshift.drivers.base import GuestSpec
 from coldshift.drivers.simulated import FAULT_CODE, SimulatedDriver
 from coldshift.jobs.model import Job, JobStatus
@@ -66,7 +66,6 @@ from coldshift.services.context import Region
 from coldshift.services.hosts import allocate_hosts
 from coldshift.services.migration import MIGRATE_SUB_JOB, migrate_server
 from coldshift.services.servers import batch_action, create_servers
-from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows import build_registry
 from coldshift.services.workflows.cold_migration import GUEST, TARGET
 from coldshift.services.workflows.common import guest_of

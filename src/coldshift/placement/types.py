@@ -86,7 +86,9 @@ class Rejection:
 
 
 class Strategy(StrEnum):
-    #: least loaded host first (public pool): spreads guests
+    """The order of the hosts that fit (``order_key``); ties go by host name."""
+
+    #: least loaded host first, then the most free memory: the public pool spreads guests
     SPREAD = "spread"
-    #: most loaded host that fits first (dedicated hosts): keeps whole hosts free
+    #: most loaded host that fits first: a project's dedicated hosts keep whole hosts free
     PACK = "pack"

@@ -11,7 +11,7 @@ from coldshift.domain.errors import FlavorNotFound, ServerNotFound
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
-from coldshift.services.pool_index import PoolIndex
+from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import (
     ClientToken,
     JobNotifier,
@@ -30,7 +30,7 @@ class Region:
     clock: Callable[[], float]
     #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
     #: otherwise each AZ is read at its first placement)
-    pool: PoolIndex = field(default_factory=PoolIndex)
+    pool: PoolCapacity = field(default_factory=PoolCapacity)
 
     def flavor(self, flavor_id: str) -> Flavor:
         flavor = self.catalog.flavor(flavor_id)

@@ -13,8 +13,8 @@ from coldshift.domain.ids import new_job_id
 from coldshift.domain.servers import Server, TaskState, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
+from coldshift.services.host_targets import available_dedicated_host, check_host_takes
 from coldshift.services.ports import TaskGuard
-from coldshift.services.targets import available_dedicated_host, check_host_takes
 
 MIGRATE_JOB = "migrateServer"
 MIGRATE_SUB_JOB = "migrateSingleServer"

@@ -19,19 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from coldshift.domain.hosts import Host, HostKind
-from coldshift.domain.servers import Server, TaskState
+from coldshift.domain.servers import DEDICATED, SHARED, Server, TaskState
 from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
-from coldshift.placement import Strategy
+from coldshift.services.claims import (
+    CAPACITY_CODE,
+    PUBLIC_POOL,
+    NamedDedicatedHost,
+    NoCapacity,
+    claim_room,
+)
 from coldshift.services.context import Region
 from coldshift.services.migration import MIGRATE_SUB_JOB
-from coldshift.services.placing import (
-    CAPACITY_CODE,
-    NoCapacity,
-    dedicated_candidates,
-    place_and_claim,
-)
-from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows.common import guest_of, host_name, job_server
 
 INCOMING = "incoming"
@@ -112,29 +111,24 @@ class ClaimTarget:
         if self.region.store.claimed_host(server.id, INCOMING) is not None:
             _remember_target(ctx, _target_host(self.region, server.id))
             return
-        flavor = self.region.flavor(server.flavor_id)
         target_id = ctx.job.payload.get("target_host_id")
-        region, store, catalog = self.region, self.region.store, self.region.catalog
 
         def values(_host_id: str) -> dict[str, Any]:
             return {"task_state": TaskState.RESIZE_MIGRATING.value}
 
         try:
-            if target_id:
-                candidates = dedicated_candidates(
-                    store, catalog, server.project_id, server.availability_zone, flavor, target_id
-                )
-                host = place_and_claim(
-                    store, server.id, flavor, candidates, Strategy.SPREAD, INCOMING, values
-                )
-                _remember_target(ctx, host)
-            else:
-                host_id = region.pool.place(
-                    store, catalog, server.id, flavor, server.availability_zone, INCOMING, values
-                )
-                _remember_target(ctx, store.get_host(host_id))
+            host = claim_room(
+                self.region,
+                server.id,
+                self.region.flavor(server.flavor_id),
+                availability_zone=server.availability_zone,
+                where=NamedDedicatedHost(target_id) if target_id else PUBLIC_POOL,
+                role=INCOMING,
+                server_values=values,
+            )
         except NoCapacity as exc:
             raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
+        _remember_target(ctx, host)
 
     def compensate(self, ctx: StepContext) -> None:
         self.region.release_claims(ctx.job.entities["server_id"], INCOMING, IDLE_AGAIN)

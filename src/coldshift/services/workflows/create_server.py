@@ -9,18 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coldshift.domain.servers import POWER_RUNNING, TaskState, VmState
+from coldshift.domain.servers import DEDICATED, POWER_RUNNING, TaskState, VmState
 from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
-from coldshift.placement import Strategy
-from coldshift.services.context import Region
-from coldshift.services.placing import (
+from coldshift.services.claims import (
     CAPACITY_CODE,
     NoCapacity,
-    dedicated_candidates,
-    place_and_claim,
+    claim_room,
+    where_created,
 )
-from coldshift.services.targets import DEDICATED
+from coldshift.services.context import Region
 from coldshift.services.workflows.common import guest_of, host_name, job_server
 
 CREATE_FAILED = "Ecs.0204"
@@ -35,37 +33,22 @@ class ClaimCapacity:
         server = job_server(self.region, ctx)
         if self.region.store.has_claims(server.id):
             return
-        flavor = self.region.flavor(server.flavor_id)
         dedicated = server.tenancy == DEDICATED
-        region = self.region
 
         def values(host_id: str) -> dict[str, Any]:
             placed = {"host_id": host_id, "task_state": TaskState.SPAWNING.value}
             return placed | ({"dedicated_host_id": host_id} if dedicated else {})
 
         try:
-            if dedicated:
-                source = dedicated_candidates(
-                    region.store,
-                    region.catalog,
-                    server.project_id,
-                    server.availability_zone,
-                    flavor,
-                    server.dedicated_host_id,
-                )
-                place_and_claim(
-                    region.store, server.id, flavor, source, Strategy.PACK, "placed", values
-                )
-            else:
-                region.pool.place(
-                    region.store,
-                    region.catalog,
-                    server.id,
-                    flavor,
-                    server.availability_zone,
-                    "placed",
-                    values,
-                )
+            claim_room(
+                self.region,
+                server.id,
+                self.region.flavor(server.flavor_id),
+                availability_zone=server.availability_zone,
+                where=where_created(server),
+                role="placed",
+                server_values=values,
+            )
         except NoCapacity as exc:
             raise StepFailed(CAPACITY_CODE, f"{CAPACITY_CODE}: {exc.reason}") from exc
 
