@@ -39,6 +39,9 @@ MAX_LOST_CLAIMS = 32
 
 #: the server row's new values once a claim on the host of this id succeeds
 ServerValues = Callable[[str], dict[str, Any]]
+#: the guarded claim (``RegionStore.claim``): server id, placement, role, the server's new
+#: values; False when a concurrent claim took the room first
+Claim = Callable[[str, Placement, str, dict[str, Any]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ def claim_room(
     store = region.store
     if isinstance(where, PublicPool):
         with region.pool.candidates(store, region.catalog, flavor, availability_zone) as pool:
-            placement = _claim_first(store, server_id, flavor, pool, role, server_values)
+            placement = claim_first(store.claim, server_id, flavor, pool, role, server_values)
         host = store.get_host(placement.host_id)
         assert host is not None, "a host holding a claim is never removed"
         return host
@@ -136,24 +139,25 @@ def claim_room(
     # alone keeps capacity exact, and a lost claim re-reads the DeHs.
     with _DEH_DECISIONS:
         dehs = _ScannedHosts(load, numa_request(flavor), flavor.id)
-        placement = _claim_first(store, server_id, flavor, dehs, role, server_values)
+        placement = claim_first(store.claim, server_id, flavor, dehs, role, server_values)
     return dehs.hosts[placement.host_id]
 
 
-def _claim_first(
-    store: RegionStore,
+def claim_first(
+    claim: Claim,
     server_id: str,
     flavor: Flavor,
     candidates: Candidates,
     role: str,
     server_values: ServerValues,
 ) -> Placement:
-    """The one retry policy: claim the best candidate; a lost claim tries the next."""
+    """The one retry policy: claim the best candidate; a lost claim tries the next, at most
+    ``MAX_LOST_CLAIMS`` times. Raises NoCapacity when nothing fits or too many claims lost."""
     for _ in range(MAX_LOST_CLAIMS):
         placement = candidates.next()
         if placement is None:
             raise NoCapacity(candidates.no_room())
-        if store.claim(server_id, placement, role, server_values(placement.host_id)):
+        if claim(server_id, placement, role, server_values(placement.host_id)):
             candidates.claimed(placement)
             return placement
         candidates.lost(placement)
