@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
+from coldshift.domain.hosts import Host, HostKind, NumaNode
 from coldshift.placement import HostView, Rejection, lone_deh_scope, no_room_reason
+from tests.unit.placement.hosts import domain_host
 
 SPLIT = Rejection("NUMA split rule (2 nodes)", 32, 65536, 8, 16384, nodes_needed=2)
 SINGLE = Rejection("single-NUMA-node rule", 16, 32768, 12, 65536)
@@ -14,25 +15,6 @@ SINGLE = Rejection("single-NUMA-node rule", 16, 32768, 12, 65536)
 def view(host_id: str, *free: int) -> HostView:
     return HostView(
         host_id, host_id, tuple(NumaNode(i, 40, 163840, f, 16384) for i, f in enumerate(free))
-    )
-
-
-def host(host_id: str, kind: HostKind) -> Host:
-    return Host(
-        id=host_id,
-        kind=kind,
-        name=host_id,
-        project_id="p" if kind is HostKind.DEH else None,
-        availability_zone="az",
-        host_type="s6",
-        state=HostState.AVAILABLE,
-        auto_placement="on",
-        vcpus=80,
-        memory_mb=327680,
-        sockets=2,
-        cores=40,
-        allocated_at=0.0,
-        released_at=None,
     )
 
 
@@ -61,15 +43,15 @@ def test_no_candidate_at_all_says_no_host_can_take_the_flavor(scope: str | None)
 
 
 def test_a_lone_deh_is_named() -> None:
-    assert lone_deh_scope([host("deh-1", HostKind.DEH)]) == "dedicated host deh-1"
+    assert lone_deh_scope([domain_host("deh-1", HostKind.DEH)]) == "dedicated host deh-1"
 
 
 @pytest.mark.parametrize(
     "hosts",
     [
         [],
-        [host("pool-1", HostKind.POOL)],
-        [host("deh-1", HostKind.DEH), host("deh-2", HostKind.DEH)],
+        [domain_host("pool-1", HostKind.POOL)],
+        [domain_host("deh-1", HostKind.DEH), domain_host("deh-2", HostKind.DEH)],
     ],
     ids=["none", "one pool host", "two dehs"],
 )
