@@ -27,6 +27,8 @@ class NumaRequest:
 
 @dataclass(frozen=True, slots=True)
 class HostView:
+    """One host's NUMA capacity as read for a decision (``snapshot.host_view``)."""
+
     host_id: str
     name: str
     nodes: tuple[NumaNode, ...]

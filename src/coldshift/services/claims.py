@@ -42,6 +42,7 @@ ServerValues = Callable[[str], dict[str, Any]]
 #: the guarded claim (``RegionStore.claim``): server id, placement, role, the server's new
 #: values; False when a concurrent claim took the room first
 Claim = Callable[[str, Placement, str, dict[str, Any]], bool]
+_DEH_DECISIONS = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ def claim_room(
     load = _dedicated_hosts(store, region.catalog, flavor, availability_zone, where)
     # Decide and claim under one in-process lock, so that concurrent jobs of this process see
     # each other's claims (exact packing and best fit); across processes the guarded claim
-    # alone keeps capacity exact, and a lost claim re-reads the DeHs.
+    # alone keeps capacity exact, and once every DeH that fit lost its claim they are re-read.
     with _DEH_DECISIONS:
         dehs = _ScannedHosts(load, numa_request(flavor), flavor.id)
         placement = claim_first(store.claim, server_id, flavor, dehs, role, server_values)
@@ -164,12 +165,9 @@ def claim_first(
     raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
 
 
-_DEH_DECISIONS = threading.Lock()
-
-
 class _ScannedHosts:
-    """Candidates from a fresh read of every host: DeHs are few (a project's, or one named).
-    The hosts that fit are tried in order; once every one of them lost, they are read again."""
+    """Candidates from a fresh read of the DeHs, which are few (a project's, or one named).
+    The DeHs that fit are tried in order; once every one of them lost, they are read again."""
 
     def __init__(self, load: Callable[[], list[Host]], request: NumaRequest, flavor_id: str):
         self.hosts: dict[str, Host] = {}
