@@ -17,8 +17,9 @@ Measured, each after a warm-up run, as medians (min .. max) of ``--runs`` runs:
               services make, without a database);
 - scan:       the same-run baseline, ``choose_host`` over every host (the old per-decision
               filter-and-sort, what a naive scheduler does) and the same update;
-- durable:    ``PoolIndex.place`` on a SQLite file: decision, the guarded claim statement and
-              the re-read of the claimed host (what a create or a migration to the pool does);
+- durable:    ``claim_room`` in the public pool on a SQLite file: decision, the guarded claim
+              statement and the re-read of the claimed host (what a create or a migration to
+              the pool does);
 - durable scan: the old path, re-reading every pool host from SQLite, ``choose_host``, claim.
 
 The durable database holds the hosts with their NUMA nodes already reduced by the 10 servers
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from coldshift.catalog import load_default_catalog
 from coldshift.domain.catalog import Catalog, Flavor, PoolSpec
-from coldshift.domain.hosts import Host, HostKind, NumaNode
+from coldshift.domain.hosts import Host, HostKind
 from coldshift.persistence.db import Database, connect
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.persistence.schema import upgrade
@@ -62,10 +63,12 @@ from coldshift.placement import (
     choose_host,
     fit_numa,
     given_back,
+    host_view,
+    numa_request,
     taken,
 )
-from coldshift.services.placing import host_view, numa_request, place_and_claim
-from coldshift.services.pool_index import PoolIndex
+from coldshift.services.claims import PUBLIC_POOL, claim_room
+from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.region_setup import new_pool_host
 
 AZ = "local-1a"
@@ -118,11 +121,7 @@ def pool_hosts(catalog: Catalog, count: int) -> list[Host]:
             assert flavor is not None
             fit = fit_numa(numa_request(flavor), view.nodes)
             view = taken(view, fit) if isinstance(fit, NumaFit) else view
-        nodes = tuple(
-            NumaNode(n.index, n.vcpus_total, n.memory_total, n.vcpus_free, n.memory_free)
-            for n in view.nodes
-        )
-        hosts.append(replace(host, nodes=nodes))
+        hosts.append(replace(host, nodes=view.nodes))
     return hosts
 
 
@@ -229,7 +228,7 @@ class Durable:
     db: Database
     store: SqlRegionStore
     catalog: Catalog
-    pool: PoolIndex
+    pool: PoolCapacity
     rebuild_seconds: float
     counter: int = 0
 
@@ -244,7 +243,7 @@ def durable_region(catalog: Catalog, hosts: list[Host], directory: Path) -> Dura
     store = SqlRegionStore(db, time.time)
     for start in range(0, len(hosts), 5000):
         store.add_hosts(hosts[start : start + 5000])
-    pool = PoolIndex()
+    pool = PoolCapacity()
     started = time.perf_counter()
     pool.rebuild(store)
     return Durable(db, store, catalog, pool, time.perf_counter() - started)
@@ -257,7 +256,15 @@ def no_values(_host_id: str) -> None:
 def durable_indexed(region: Durable) -> tuple[Decide, Release]:
     def decide(flavor: Flavor) -> Token | None:
         server_id = region.server_id()
-        region.pool.place(region.store, region.catalog, server_id, flavor, AZ, "placed", no_values)
+        claim_room(
+            region,
+            server_id,
+            flavor,
+            availability_zone=AZ,
+            where=PUBLIC_POOL,
+            role="placed",
+            then=no_values,
+        )
         return server_id
 
     def release(server_id: Token) -> None:
@@ -274,9 +281,12 @@ def durable_scanned(region: Durable) -> tuple[Decide, Release]:
 
     def decide(flavor: Flavor) -> Token | None:
         server_id = region.server_id()
-        place_and_claim(
-            region.store, server_id, flavor, every_pool_host, Strategy.SPREAD, "placed", no_values
-        )
+        views = [host_view(h) for h in every_pool_host()]
+        choice = choose_host(numa_request(flavor), views, Strategy.SPREAD)
+        if not isinstance(choice, list):
+            return None
+        # one process: no claim is lost to another, the first choice is claimed
+        assert region.store.claim(server_id, choice[0], "placed")
         return server_id
 
     def release(server_id: Token) -> None:
@@ -368,7 +378,7 @@ def bench_durable(
         region = durable_region(catalog, hosts, Path(tmp))
         print(
             f"  (SQLite file loaded in {time.perf_counter() - loading:.1f} s; "
-            f"PoolIndex.rebuild at start {region.rebuild_seconds * 1e3:,.0f} ms)"
+            f"PoolCapacity.rebuild at start {region.rebuild_seconds * 1e3:,.0f} ms)"
         )
         durable = flavors[: args.durable_decisions]
         variants = measured(

@@ -55,8 +55,8 @@ from coldshift.placement import (
     Rejection,
     Strategy,
     choose_host,
+    host_view,
 )
-from coldshift.services.placing import host_view
 from tests.integration.hosts import deh_with_nodes
 
 PLACED, INCOMING, OUTGOING = "placed", "incoming", "outgoing"

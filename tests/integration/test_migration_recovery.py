@@ -51,7 +51,7 @@ from coldshift.domain.commands import AllocateHosts, CreateServers, MigrateServe
 from coldshift.domain.errors import ServerBusy
 from coldshift.domain.hosts import HostKind
 from coldshift.domain.job_types import JobType
-from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.domain.servers import DEDICATED, SHARED, Server, TaskState, VmState
 from coldshift.drivers.base import DriverError, GuestSpec
 from coldshift.drivers.simulated import FAULT_CODE, SimulatedDriver
 from coldshift.jobs.model import Job, JobStatus
@@ -68,7 +68,6 @@ from coldshift.services.context import Region
 from coldshift.services.hosts import allocate_hosts
 from coldshift.services.migration import migrate_server
 from coldshift.services.servers import batch_action, create_servers
-from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows import ENGINE_CODES, build_registry
 from coldshift.services.workflows.common import guest_of
 from coldshift.testing import FrozenClock

@@ -1,6 +1,6 @@
 """The public pool's capacity index against a real database shared by several processes.
 
-A "process" here is its own ``PoolIndex`` (and ``Region``) on the shared database, as with
+A "process" here is its own ``PoolCapacity`` (and ``Region``) on the shared database, as with
 several ``coldshift serve`` on one PostgreSQL. Each test checks the index's decisions against
 ``choose_host`` over a fresh read of the database, which is what placement did before the index.
 """
@@ -20,9 +20,9 @@ from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
 from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.placement import HostView, Placement, Strategy, choose_host
+from coldshift.placement import HostView, Placement, Strategy, choose_host, host_view, numa_request
+from coldshift.services.claims import PUBLIC_POOL, NoCapacity, claim_room
 from coldshift.services.context import Region
-from coldshift.services.placing import NoCapacity, host_view, numa_request
 from coldshift.services.region_setup import sync_public_pool
 
 AZ = "local-1a"
@@ -55,9 +55,15 @@ def catalog(db: Database) -> Catalog:
 
 
 def place(region: Region, server_id: str, flavor: Flavor) -> str:
-    return region.pool.place(
-        region.store, region.catalog, server_id, flavor, AZ, "placed", lambda _host_id: None
-    )
+    return claim_room(
+        region,
+        server_id,
+        flavor,
+        availability_zone=AZ,
+        where=PUBLIC_POOL,
+        role="placed",
+        then=lambda _host_id: None,
+    ).id
 
 
 def s6_hosts(region: Region) -> list[HostView]:

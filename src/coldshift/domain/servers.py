@@ -76,6 +76,11 @@ def status_filter_matches(wanted: str, actual_status: str, vm_state: str) -> boo
     return actual_status in STATUS_FILTER_MATCHES.get(wanted, frozenset({wanted}))
 
 
+#: a server's ``tenancy``: on a dedicated host of its project, or in the public pool
+DEDICATED = "dedicated"
+SHARED = "shared"
+
+
 @dataclass(frozen=True, slots=True)
 class Server:
     id: str

@@ -1,13 +1,22 @@
-"""NUMA-aware placement: pure functions over frozen snapshots of host capacity."""
+"""NUMA-aware placement: pure decisions over frozen snapshots of host capacity.
+
+- ``types``: the frozen values (request, host view, fit, placement, rejection, strategy);
+- ``snapshot``: those values taken from the domain's hosts and flavors;
+- ``numa_fit``: one guest inside one host's NUMA nodes;
+- ``engine``: the order of every host that fits, or the closest rejection;
+- ``capacity_index``: the same first choice kept up to date, without scanning every host;
+- ``reasons``: a rejection in words, for a job's fail_reason.
+"""
 
 from __future__ import annotations
 
+from coldshift.placement.capacity_index import CapacityIndex
 from coldshift.placement.engine import choose_host, closest_rejection, order_key
-from coldshift.placement.index import CapacityIndex
 from coldshift.placement.numa_fit import fit_numa, given_back, taken
+from coldshift.placement.reasons import lone_deh_scope, no_room_reason
+from coldshift.placement.snapshot import host_view, numa_request
 from coldshift.placement.types import (
     HostView,
-    NodeView,
     NumaFit,
     NumaRequest,
     Placement,
@@ -18,7 +27,6 @@ from coldshift.placement.types import (
 __all__ = [
     "CapacityIndex",
     "HostView",
-    "NodeView",
     "NumaFit",
     "NumaRequest",
     "Placement",
@@ -28,6 +36,10 @@ __all__ = [
     "closest_rejection",
     "fit_numa",
     "given_back",
+    "host_view",
+    "lone_deh_scope",
+    "no_room_reason",
+    "numa_request",
     "order_key",
     "taken",
 ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import combinations
 
-from coldshift.placement.types import HostView, NodeView, NumaFit, NumaRequest, Rejection
+from coldshift.domain.hosts import NumaNode
+from coldshift.placement.types import HostView, NumaFit, NumaRequest, Rejection
 
 SINGLE_NODE_RULE = "single-NUMA-node rule"
 SPLIT_RULE = "NUMA split rule"
 
 
-def fit_numa(request: NumaRequest, nodes: tuple[NodeView, ...]) -> NumaFit | Rejection:
+def fit_numa(request: NumaRequest, nodes: tuple[NumaNode, ...]) -> NumaFit | Rejection:
     """Best fit: the node set leaving the least free vCPUs, then memory, then lowest indexes."""
     need_cpu, need_mem = request.vcpus_per_node, request.memory_per_node
     usable = [n for n in nodes if n.vcpus_free >= need_cpu and n.memory_free >= need_mem]
@@ -24,7 +25,7 @@ def fit_numa(request: NumaRequest, nodes: tuple[NodeView, ...]) -> NumaFit | Rej
     return NumaFit(tuple(n.index for n in best_set), need_cpu, need_mem)
 
 
-def _set_leftover(node_set: tuple[NodeView, ...]) -> tuple[int, int, tuple[int, ...]]:
+def _set_leftover(node_set: tuple[NumaNode, ...]) -> tuple[int, int, tuple[int, ...]]:
     return (
         sum(n.vcpus_free for n in node_set),
         sum(n.memory_free for n in node_set),
@@ -32,7 +33,7 @@ def _set_leftover(node_set: tuple[NodeView, ...]) -> tuple[int, int, tuple[int, 
     )
 
 
-def _rejection(request: NumaRequest, nodes: tuple[NodeView, ...]) -> Rejection:
+def _rejection(request: NumaRequest, nodes: tuple[NumaNode, ...]) -> Rejection:
     largest = max(nodes, key=lambda n: (n.vcpus_free, n.memory_free), default=None)
     rule = SINGLE_NODE_RULE if request.nodes == 1 else f"{SPLIT_RULE} ({request.nodes} nodes)"
     return Rejection(
@@ -46,7 +47,7 @@ def _rejection(request: NumaRequest, nodes: tuple[NodeView, ...]) -> Rejection:
     )
 
 
-def nodes_with_room(vcpus: int, memory: int, nodes: tuple[NodeView, ...]) -> int:
+def nodes_with_room(vcpus: int, memory: int, nodes: tuple[NumaNode, ...]) -> int:
     """How many nodes have ``vcpus`` and ``memory`` free: a guest fits iff enough do."""
     return sum(1 for n in nodes if n.vcpus_free >= vcpus and n.memory_free >= memory)
 

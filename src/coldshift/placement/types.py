@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from coldshift.domain.hosts import NumaNode
+
 
 @dataclass(frozen=True, slots=True)
 class NumaRequest:
@@ -24,19 +26,12 @@ class NumaRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeView:
-    index: int
-    vcpus_total: int
-    memory_total: int
-    vcpus_free: int
-    memory_free: int
-
-
-@dataclass(frozen=True, slots=True)
 class HostView:
+    """One host's NUMA capacity as read for a decision (``snapshot.host_view``)."""
+
     host_id: str
     name: str
-    nodes: tuple[NodeView, ...]
+    nodes: tuple[NumaNode, ...]
 
     @property
     def vcpus_free(self) -> int:
@@ -93,7 +88,9 @@ class Rejection:
 
 
 class Strategy(StrEnum):
-    #: least loaded host first (public pool): spreads guests
+    """The order of the hosts that fit (``order_key``); ties go by host name."""
+
+    #: least loaded host first, then the most free memory: the public pool spreads guests
     SPREAD = "spread"
-    #: most loaded host that fits first (dedicated hosts): keeps whole hosts free
+    #: most loaded host that fits first: a project's dedicated hosts keep whole hosts free
     PACK = "pack"

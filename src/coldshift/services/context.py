@@ -12,7 +12,7 @@ from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
-from coldshift.services.pool_index import PoolIndex
+from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import (
     ClientToken,
     JobNotifier,
@@ -35,7 +35,7 @@ class Region:
     maintenance: MaintenanceLog
     #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
     #: otherwise each AZ is read at its first placement)
-    pool: PoolIndex = field(default_factory=PoolIndex)
+    pool: PoolCapacity = field(default_factory=PoolCapacity)
     #: the read side over ``store``: built once here, so every caller (and the hot GET paths)
     #: shares one instance
     queries: Queries = field(init=False, repr=False, compare=False)

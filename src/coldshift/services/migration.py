@@ -15,8 +15,8 @@ from coldshift.domain.lifecycle import MIGRATION_ACCEPTED
 from coldshift.domain.servers import Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
+from coldshift.services.host_targets import available_dedicated_host, check_host_takes
 from coldshift.services.ports import TaskGuard
-from coldshift.services.targets import available_dedicated_host, check_host_takes
 
 
 def migrate_server(region: Region, cmd: MigrateServer) -> str:

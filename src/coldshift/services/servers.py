@@ -26,8 +26,8 @@ from coldshift.domain.lifecycle import (
 from coldshift.domain.servers import POWER_NOSTATE, Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
+from coldshift.services.host_targets import resolve_create_target
 from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
-from coldshift.services.targets import resolve_create_target
 
 MAX_CREATE_COUNT = 100
 MAX_BATCH = 1000

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from coldshift.domain.hosts import NumaNode
 from coldshift.placement import (
     HostView,
-    NodeView,
     NumaFit,
     NumaRequest,
     Placement,
@@ -28,7 +28,7 @@ def host(name: str, *free: int, memory_free: int = NODE_MEM) -> HostView:
     return HostView(
         host_id=f"id-{name}",
         name=name,
-        nodes=tuple(NodeView(i, NODE_VCPUS, NODE_MEM, f, memory_free) for i, f in enumerate(free)),
+        nodes=tuple(NumaNode(i, NODE_VCPUS, NODE_MEM, f, memory_free) for i, f in enumerate(free)),
     )
 
 

@@ -13,9 +13,9 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coldshift.domain.hosts import NumaNode
 from coldshift.placement import (
     HostView,
-    NodeView,
     NumaFit,
     NumaRequest,
     Rejection,
@@ -35,8 +35,8 @@ class Node:
     vcpus_free: int
     memory_free: int
 
-    def view(self) -> NodeView:
-        return NodeView(
+    def view(self) -> NumaNode:
+        return NumaNode(
             self.index, self.vcpus_total, self.memory_total, self.vcpus_free, self.memory_free
         )
 

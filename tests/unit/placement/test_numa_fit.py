@@ -7,18 +7,19 @@ import dataclasses
 
 import pytest
 
-from coldshift.placement import NodeView, NumaFit, NumaRequest, Rejection, fit_numa
+from coldshift.domain.hosts import NumaNode
+from coldshift.placement import NumaFit, NumaRequest, Rejection, fit_numa
 from coldshift.placement.numa_fit import SINGLE_NODE_RULE, SPLIT_RULE
 
 NODE_VCPUS = 32
 NODE_MEM = 65536
 
 
-def node(index: int, vcpus_free: int, memory_free: int = NODE_MEM) -> NodeView:
-    return NodeView(index, NODE_VCPUS, NODE_MEM, vcpus_free, memory_free)
+def node(index: int, vcpus_free: int, memory_free: int = NODE_MEM) -> NumaNode:
+    return NumaNode(index, NODE_VCPUS, NODE_MEM, vcpus_free, memory_free)
 
 
-def nodes(*free: tuple[int, int] | int) -> tuple[NodeView, ...]:
+def nodes(*free: tuple[int, int] | int) -> tuple[NumaNode, ...]:
     """``nodes(4, (8, 1024))``: node 0 with 4 free vCPUs and all memory, node 1 8 vCPUs/1 GiB."""
     out = []
     for i, f in enumerate(free):
@@ -98,7 +99,7 @@ FITS = [
 
 @pytest.mark.parametrize(("request_", "host_nodes", "expected"), FITS)
 def test_fit_picks_best_nodes(
-    request_: NumaRequest, host_nodes: tuple[NodeView, ...], expected: tuple[int, ...]
+    request_: NumaRequest, host_nodes: tuple[NumaNode, ...], expected: tuple[int, ...]
 ) -> None:
     before = copy.deepcopy(host_nodes)
 
@@ -110,7 +111,7 @@ def test_fit_picks_best_nodes(
 
 @pytest.mark.parametrize(("request_", "host_nodes", "expected"), FITS)
 def test_fit_nodes_are_distinct_and_each_holds_its_share(
-    request_: NumaRequest, host_nodes: tuple[NodeView, ...], expected: tuple[int, ...]
+    request_: NumaRequest, host_nodes: tuple[NumaNode, ...], expected: tuple[int, ...]
 ) -> None:
     fit = fit_numa(request_, host_nodes)
 
@@ -197,7 +198,7 @@ MISFITS = [
 @pytest.mark.parametrize(("request_", "host_nodes", "rule", "cpu", "mem"), MISFITS)
 def test_misfit_rejection_names_rule_and_numbers(
     request_: NumaRequest,
-    host_nodes: tuple[NodeView, ...],
+    host_nodes: tuple[NumaNode, ...],
     rule: str,
     cpu: int,
     mem: int,
@@ -222,7 +223,7 @@ def test_misfit_rejection_names_rule_and_numbers(
     [(nodes(32), 1), (nodes(32, 7), 1), (nodes(7, 7), 0), (nodes(8, 4), 1)],
 )
 def test_split_rejection_counts_the_nodes_that_have_room(
-    host_nodes: tuple[NodeView, ...], with_room: int
+    host_nodes: tuple[NumaNode, ...], with_room: int
 ) -> None:
     fit = fit_numa(NumaRequest(16, 8192, 2), host_nodes)
 

@@ -31,12 +31,17 @@ from coldshift.domain.lifecycle import (
     TARGET_CLAIMED,
     Transition,
 )
+from coldshift.domain.servers import DEDICATED, SHARED
 from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
-from coldshift.placement import Strategy
+from coldshift.services.claims import (
+    PUBLIC_POOL,
+    ClaimedHost,
+    NamedDedicatedHost,
+    NoCapacity,
+    claim_room,
+)
 from coldshift.services.context import Region
-from coldshift.services.placing import NoCapacity, dedicated_candidates, place_and_claim
-from coldshift.services.targets import DEDICATED, SHARED
 from coldshift.services.workflows.common import guest_of, job_server
 
 #: claim roles: the target's room until the switch-over, then the source's until released
@@ -70,7 +75,7 @@ def _guest(ctx: StepContext) -> GuestSpec:
     return GuestSpec(ctx.job.entities["server_id"], source, vcpus, memory_mb, disk_gb)
 
 
-def _remember_target(ctx: StepContext, host: Host) -> None:
+def _remember_target(ctx: StepContext, host: Host | ClaimedHost) -> None:
     ctx.progress[TARGET] = [host.id, host.name, host.kind.value]
 
 
@@ -87,40 +92,21 @@ class ClaimTarget:
         ctx.progress[GUEST] = [guest.vcpus, guest.memory_mb, guest.disk_gb]
         claimed = self.region.store.claimed_host(server.id, INCOMING)
         if claimed is not None:  # claimed before an interruption
-            host = self.region.store.get_host(claimed)
-            assert host is not None, "a claimed host is never deleted"
-            _remember_target(ctx, host)
+            found = self.region.store.get_host(claimed)
+            assert found is not None, "a claimed host is never deleted"
+            _remember_target(ctx, found)
             return
-        flavor = self.region.flavor(server.flavor_id)
         target_id = ctx.job.payload.get("target_host_id")
-        region, store, catalog = self.region, self.region.store, self.region.catalog
         try:
-            if target_id:
-                candidates = dedicated_candidates(
-                    store, catalog, server.project_id, server.availability_zone, flavor, target_id
-                )
-                host = place_and_claim(
-                    store,
-                    server.id,
-                    flavor,
-                    candidates,
-                    Strategy.SPREAD,
-                    INCOMING,
-                    lambda _host_id: TARGET_CLAIMED.change,
-                )
-            else:
-                host_id = region.pool.place(
-                    store,
-                    catalog,
-                    server.id,
-                    flavor,
-                    server.availability_zone,
-                    INCOMING,
-                    lambda _host_id: TARGET_CLAIMED.change,
-                )
-                found = store.get_host(host_id)
-                assert found is not None, "a claimed host is never deleted"
-                host = found
+            host = claim_room(
+                self.region,
+                server.id,
+                self.region.flavor(server.flavor_id),
+                availability_zone=server.availability_zone,
+                where=NamedDedicatedHost(target_id) if target_id else PUBLIC_POOL,
+                role=INCOMING,
+                then=lambda _host_id: TARGET_CLAIMED.change,
+            )
         except NoCapacity as exc:
             raise StepFailed(Code.NO_CAPACITY, f"{Code.NO_CAPACITY}: {exc.reason}") from exc
         _remember_target(ctx, host)

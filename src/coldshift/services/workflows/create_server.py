@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from coldshift.domain.codes import Code
 from coldshift.domain.job_types import JobType
 from coldshift.domain.lifecycle import CREATED, PLACED, TaskChange
+from coldshift.domain.servers import DEDICATED
 from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
-from coldshift.placement import Strategy
+from coldshift.services.claims import NoCapacity, claim_room, where_created
 from coldshift.services.context import Region
-from coldshift.services.placing import NoCapacity, dedicated_candidates, place_and_claim
-from coldshift.services.targets import DEDICATED
 from coldshift.services.workflows.common import guest_of, host_name, job_server
 
 
@@ -29,9 +28,7 @@ class ClaimCapacity:
         server = job_server(self.region, ctx)
         if self.region.store.has_claims(server.id):
             return
-        flavor = self.region.flavor(server.flavor_id)
         dedicated = server.tenancy == DEDICATED
-        region = self.region
 
         def values(host_id: str) -> TaskChange:
             if dedicated:
@@ -39,28 +36,15 @@ class ClaimCapacity:
             return PLACED.with_(host_id=host_id)
 
         try:
-            if dedicated:
-                source = dedicated_candidates(
-                    region.store,
-                    region.catalog,
-                    server.project_id,
-                    server.availability_zone,
-                    flavor,
-                    server.dedicated_host_id,
-                )
-                place_and_claim(
-                    region.store, server.id, flavor, source, Strategy.PACK, "placed", values
-                )
-            else:
-                region.pool.place(
-                    region.store,
-                    region.catalog,
-                    server.id,
-                    flavor,
-                    server.availability_zone,
-                    "placed",
-                    values,
-                )
+            claim_room(
+                self.region,
+                server.id,
+                self.region.flavor(server.flavor_id),
+                availability_zone=server.availability_zone,
+                where=where_created(server),
+                role="placed",
+                then=values,
+            )
         except NoCapacity as exc:
             raise StepFailed(Code.NO_CAPACITY, f"{Code.NO_CAPACITY}: {exc.reason}") from exc
 

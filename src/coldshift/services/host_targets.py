@@ -1,4 +1,5 @@
-"""Where a new server may go: the synchronous checks of a create request's placement hints."""
+"""Where a server may go, checked when the request is accepted: a create's placement hints
+and a migration's target DeH (the claim itself comes later, in the job: see ``claims``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from coldshift.domain.catalog import Flavor
 from coldshift.domain.commands import CreateServers
 from coldshift.domain.errors import BadRequest, InvalidTarget
 from coldshift.domain.hosts import Host, HostKind, HostState
+from coldshift.domain.servers import DEDICATED, SHARED
 from coldshift.services.context import Region
-
-DEDICATED = "dedicated"
-SHARED = "shared"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,15 @@
-"""Public-pool placement through an in-memory capacity index kept in step with the database.
+"""The public pool's free NUMA capacity, in memory, kept in step with the database.
 
 performance.md: a decision must not scan every host. One ``CapacityIndex`` per (AZ, host type)
 of the public pool answers "the least loaded host that fits" at once; the database stays the
-source of truth and the claim stays one guarded statement. Several processes may share the
-database, so this process's index can be stale:
+source of truth and the claim stays one guarded statement, made by ``claims``, whose
+implementation detail this is. Several processes may share the database, so this process's
+copy can be stale:
 
-- a claim that loses (another process took the room) re-reads that host and decides again;
-- before answering "no capacity", the AZ's pool is re-read, so room freed elsewhere is seen;
+- a claim that loses (another process took the room) re-reads that host, and the claim
+  service asks again;
+- before answering "no capacity", the AZ's pool is re-read once, so room freed elsewhere is
+  seen;
 - a claim made by this process is applied to the index as the guarded statement applied
   it; a release re-reads the hosts it gave room back.
 """
@@ -14,7 +17,8 @@ database, so this process's index can be stale:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.hosts import Host, HostKind, HostState
@@ -25,24 +29,18 @@ from coldshift.placement import (
     Placement,
     Strategy,
     closest_rejection,
+    host_view,
+    no_room_reason,
+    numa_request,
     order_key,
     taken,
 )
-from coldshift.services.placing import (
-    NoCapacity,
-    ServerValues,
-    describe_no_room,
-    host_view,
-    numa_request,
-)
 from coldshift.services.ports import RegionStore
 
-#: a claim may lose to another process this many times in one placement before giving up
-MAX_ATTEMPTS = 32
 _IndexKey = tuple[str, str]  # (availability zone, host type)
 
 
-class PoolIndex:
+class PoolCapacity:
     """The public pool's capacity, per (AZ, host type), as this process last read it."""
 
     def __init__(self) -> None:
@@ -63,42 +61,15 @@ class PoolIndex:
             for az in sorted({h.availability_zone for h in hosts}):
                 self._load_az(az, [h for h in hosts if h.availability_zone == az])
 
-    def place(
-        self,
-        store: RegionStore,
-        catalog: Catalog,
-        server_id: str,
-        flavor: Flavor,
-        az: str,
-        role: str,
-        server_values: ServerValues,
-    ) -> str:
-        """Claim room for ``flavor`` on the AZ's least loaded pool host that fits; its id.
-
-        Raises NoCapacity with the numbers when no pool host of the AZ can take it.
-        """
-        request = numa_request(flavor)
+    @contextmanager
+    def candidates(
+        self, store: RegionStore, catalog: Catalog, flavor: Flavor, az: str
+    ) -> Iterator[PoolCandidates]:
+        """The AZ's pool hosts able to take ``flavor``, best first, for one claim; other
+        decisions and refreshes of this process wait until the claim is over."""
         host_types = [t.host_type for t in catalog.host_types if t.supports(flavor.id)]
         with self._lock:
-            fresh = az not in self._loaded_azs
-            if fresh:
-                self._reload_az(store, az)
-            for _ in range(MAX_ATTEMPTS):
-                placement = self._best(request, az, host_types)
-                if placement is None and not fresh:
-                    # The rare path, at most once a placement: has another process freed room?
-                    self._reload_az(store, az)
-                    fresh = True
-                    placement = self._best(request, az, host_types)
-                if placement is None:
-                    raise NoCapacity(self._no_room(request, flavor, az, host_types))
-                if store.claim(server_id, placement, role, server_values(placement.host_id)):
-                    # The guarded statement took exactly this from each node: no re-read.
-                    index = self._indexes[self._where[placement.host_id]]
-                    index.put(taken(index.host(placement.host_id), placement.fit))
-                    return placement.host_id
-                self._refresh(store, [placement.host_id])  # another process took the room
-        raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
+            yield PoolCandidates(self, store, flavor, az, host_types)
 
     def views(self, az: str) -> list[HostView]:
         """The AZ's available pool hosts as the index holds them, in the store's order."""
@@ -119,6 +90,11 @@ class PoolIndex:
             else:
                 self._indexes[key].put(host_view(host))
 
+    def _taken(self, placement: Placement) -> None:
+        # The guarded statement took exactly this from each node: no re-read.
+        index = self._indexes[self._where[placement.host_id]]
+        index.put(taken(index.host(placement.host_id), placement.fit))
+
     def _best(self, request: NumaRequest, az: str, host_types: list[str]) -> Placement | None:
         """The first choice over every host type that takes the flavor (the best of the bests,
         by the order choose_host sorts in)."""
@@ -135,7 +111,7 @@ class PoolIndex:
     def _no_room(self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]) -> str:
         # In the store's order, as choose_host saw them: a tie of closest hosts goes the same way.
         hosts = self._views(az, host_types)
-        return describe_no_room(closest_rejection(request, hosts), flavor, hosts)
+        return no_room_reason(closest_rejection(request, hosts), flavor.id, hosts)
 
     def _views(self, az: str, host_types: list[str] | None) -> list[HostView]:
         return [
@@ -164,3 +140,41 @@ class PoolIndex:
             index.put(host_view(host))
             self._where[host.id] = key
         self._loaded_azs.add(az)
+
+
+class PoolCandidates:
+    """One claim's view of an AZ's pool, made under the pool's lock (``PoolCapacity.candidates``);
+    it answers the claim service's ``Candidates`` questions from the index."""
+
+    def __init__(
+        self, pool: PoolCapacity, store: RegionStore, flavor: Flavor, az: str, host_types: list[str]
+    ) -> None:
+        self._pool, self._store, self._flavor = pool, store, flavor
+        self._request = numa_request(flavor)
+        self._az, self._host_types = az, host_types
+        # An AZ first asked for now is read now, and need not be re-read before "no room".
+        self._fresh = az not in pool._loaded_azs
+        if self._fresh:
+            pool._reload_az(store, az)
+
+    def next(self) -> Placement | None:
+        placement = self._pool._best(self._request, self._az, self._host_types)
+        if placement is None and not self._fresh:
+            # The rare path, at most once a claim: has another process freed room?
+            self._pool._reload_az(self._store, self._az)
+            self._fresh = True
+            placement = self._pool._best(self._request, self._az, self._host_types)
+        return placement
+
+    def name_of(self, host_id: str) -> str:
+        """The name of a host this view offered (from the index: no read)."""
+        return self._pool._indexes[self._pool._where[host_id]].host(host_id).name
+
+    def no_room(self) -> str:
+        return self._pool._no_room(self._request, self._flavor, self._az, self._host_types)
+
+    def claimed(self, placement: Placement) -> None:
+        self._pool._taken(placement)
+
+    def lost(self, placement: Placement) -> None:
+        self._pool._refresh(self._store, [placement.host_id])

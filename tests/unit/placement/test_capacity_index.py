@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coldshift.domain.hosts import NumaNode
 from coldshift.placement import (
     CapacityIndex,
     HostView,
-    NodeView,
     NumaFit,
     NumaRequest,
     Placement,
@@ -24,7 +24,7 @@ from coldshift.placement import (
 
 
 def host(host_id: str, *free: int, name: str | None = None, memory_free: int = 64) -> HostView:
-    nodes = tuple(NodeView(i, 8, 64, f, memory_free) for i, f in enumerate(free))
+    nodes = tuple(NumaNode(i, 8, 64, f, memory_free) for i, f in enumerate(free))
     return HostView(host_id, name or host_id, nodes)
 
 
@@ -117,7 +117,7 @@ def host_views(draw: st.DrawFn) -> HostView:
         vcpus_total = draw(st.sampled_from([4, 8]))
         memory_total = draw(st.sampled_from([16, 32]))
         nodes.append(
-            NodeView(
+            NumaNode(
                 i,
                 vcpus_total,
                 memory_total,
