@@ -1,4 +1,5 @@
-"""Hosts (public-pool hosts and dedicated hosts) and their NUMA nodes."""
+"""Hosts (public-pool hosts and dedicated hosts), their NUMA nodes, and where a guest takes
+room on them."""
 
 from __future__ import annotations
 
@@ -27,6 +28,23 @@ class NumaNode:
     memory_total: int
     vcpus_free: int
     memory_free: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumaFit:
+    """Where a guest fits inside one host: the chosen node indexes and the amount per node."""
+
+    node_indexes: tuple[int, ...]
+    vcpus_per_node: int
+    memory_per_node: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A guest's room on one host: what a claim takes."""
+
+    host_id: str
+    fit: NumaFit
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from coldshift.domain.errors import HostInUse, InvalidMarker, QuotaExceeded, ServerBusy
-from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
+from coldshift.domain.errors import HostInUse, InvalidMarker, ServerBusy
+from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode, Placement
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
+from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.persistence.db import Database
@@ -40,11 +41,9 @@ from coldshift.persistence.rows import (
     server_to_values,
 )
 from coldshift.persistence.tables import claims, client_tokens, hosts, jobs, numa_nodes, servers
-from coldshift.placement.types import Placement
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
-    QuotaGuard,
     ServerColumns,
     ServerPage,
     TaskGuard,
@@ -384,7 +383,7 @@ def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
             hashlib.sha1(f"{quota.project_id}/{quota.resource}".encode()).hexdigest()[:15], 16
         )
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    if quota.resource == "instances":
+    if quota.resource is Resource.INSTANCES:
         used_query = (
             select(func.count())
             .select_from(servers)
@@ -400,12 +399,7 @@ def _check_quota(conn: Connection, quota: QuotaGuard) -> None:
                 hosts.c.state != HostState.RELEASED.value,
             )
         )
-    used = conn.execute(used_query).scalar_one()
-    if used + quota.adding > quota.limit:
-        raise QuotaExceeded(
-            f"{quota.resource} quota exceeded: {used} used + {quota.adding} "
-            f"requested > {quota.limit}"
-        )
+    quota.check(conn.execute(used_query).scalar_one())
 
 
 def _change_task(conn: Connection, server_id: str, change: TaskChange, now: float) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Where a guest takes room is the domain's (the store claims it); placement decides it.
+from coldshift.domain.hosts import NumaFit as NumaFit
 from coldshift.domain.hosts import NumaNode
+from coldshift.domain.hosts import Placement as Placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +47,6 @@ class HostView:
     @property
     def vcpus_total(self) -> int:
         return sum(n.vcpus_total for n in self.nodes)
-
-
-@dataclass(frozen=True, slots=True)
-class NumaFit:
-    """Where a guest fits inside one host: the chosen node indexes and the amount per node."""
-
-    node_indexes: tuple[int, ...]
-    vcpus_per_node: int
-    memory_per_node: int
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    host_id: str
-    fit: NumaFit
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from coldshift.domain.catalog import Catalog, Flavor
 from coldshift.domain.errors import FlavorNotFound
 from coldshift.domain.lifecycle import TaskChange
+from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server
 from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
@@ -17,7 +18,6 @@ from coldshift.services.ports import (
     ClientToken,
     JobNotifier,
     MaintenanceLog,
-    QuotaGuard,
     RegionStore,
     TaskGuard,
 )

@@ -9,12 +9,11 @@ from coldshift.domain.errors import (
     HostReleased,
     HostTypeNotFound,
     HostTypeNotOffered,
-    QuotaExceeded,
 )
 from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
 from coldshift.domain.ids import new_uuid
+from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.services.context import Region
-from coldshift.services.ports import QuotaGuard
 from coldshift.services.queries import deh_quota
 
 
@@ -29,24 +28,15 @@ def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
         )
     if cmd.quantity < 1:
         raise BadRequest(f"quantity must be at least 1, got {cmd.quantity}")
-    quota = QuotaGuard(
-        cmd.project_id, "dedicated_hosts", deh_quota(region.catalog, cmd.project_id), cmd.quantity
-    )
-    _check_quota_early(region, quota)
+    limit = deh_quota(region.catalog, cmd.project_id)
+    quota = QuotaGuard(cmd.project_id, Resource.DEDICATED_HOSTS, limit, cmd.quantity)
+    # A cheap first answer before the driver's allocation time; the store decides.
+    quota.check(len(region.queries.project_dehs(quota.project_id)))
     region.driver.allocate_host()
     now = region.clock()
     hosts = [_new_host(cmd, host_type, now) for _ in range(cmd.quantity)]
     region.store.add_hosts(hosts, quota=quota)  # counted again inside the transaction
     return [h.id for h in hosts]
-
-
-def _check_quota_early(region: Region, quota: QuotaGuard) -> None:
-    """A cheap first answer before the driver's allocation time; the store decides."""
-    used = len(region.queries.project_dehs(quota.project_id))
-    if used + quota.adding > quota.limit:
-        raise QuotaExceeded(
-            f"insufficient DeH quota: {used} allocated + {quota.adding} requested > {quota.limit}"
-        )
 
 
 def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.hosts import Host, HostKind, Placement
 from coldshift.domain.lifecycle import TaskChange
+from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import Job, MaintenanceTask, NewJob
-from coldshift.placement.types import Placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +37,6 @@ class ClientToken:
     token: str
     body_hash: str
     response: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class QuotaGuard:
-    """Refuse the write (QuotaExceeded) unless ``used + adding <= limit``, counted inside the
-    writing transaction so that concurrent requests cannot overrun the quota together."""
-
-    project_id: str
-    resource: str  # "instances" | "dedicated_hosts"
-    limit: int
-    adding: int
 
 
 @dataclass(frozen=True, slots=True)

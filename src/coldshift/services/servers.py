@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from coldshift.domain.commands import CreateServers
 from coldshift.domain.errors import (
     BadRequest,
-    QuotaExceeded,
     ServerBusy,
     ServerLocked,
     TooManyServers,
@@ -23,11 +22,12 @@ from coldshift.domain.lifecycle import (
     START_ACCEPTED,
     STOP_ACCEPTED,
 )
+from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import POWER_NOSTATE, Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
 from coldshift.services.host_targets import resolve_create_target
-from coldshift.services.ports import ClientToken, DuplicateSubmission, QuotaGuard, TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
 
 MAX_CREATE_COUNT = 100
 MAX_BATCH = 1000
@@ -128,12 +128,9 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
 
 def _instance_quota(region: Region, project_id: str, count: int) -> QuotaGuard:
     project = region.catalog.project(project_id)
-    quota = QuotaGuard(project_id, "instances", project.quotas.instances if project else 0, count)
-    used = region.store.count_servers(project_id)
-    if used + count > quota.limit:
-        raise QuotaExceeded(
-            f"instance quota exceeded: {used} used + {count} requested > {quota.limit}"
-        )
+    limit = project.quotas.instances if project else 0
+    quota = QuotaGuard(project_id, Resource.INSTANCES, limit, count)
+    quota.check(region.store.count_servers(project_id))  # early; the store decides
     return quota
 
 
