@@ -53,7 +53,7 @@ from coldshift.domain.catalog import Catalog, Flavor, PoolSpec
 from coldshift.domain.hosts import Host, HostKind
 from coldshift.persistence.db import Database, connect
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.persistence.schema import upgrade
+from coldshift.persistence.upgrades import upgrade
 from coldshift.placement import (
     CapacityIndex,
     HostView,

@@ -19,7 +19,7 @@ from coldshift.persistence.job_signals import JobListener
 from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.persistence.schema import start_up_lock, upgrade
+from coldshift.persistence.upgrades import start_up_lock, upgrade
 from coldshift.services.context import Region
 from coldshift.services.region_setup import sync_public_pool
 from coldshift.services.workflows import build_registry

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from coldshift.jobs.worker import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_POLL_SECONDS,
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -12,9 +18,9 @@ class Settings:
     db_url: str = "sqlite:///coldshift-data/coldshift.db"
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 16
-    lease_seconds: float = 5.0
-    poll_seconds: float = 0.5
+    workers: int = DEFAULT_CONCURRENCY
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    poll_seconds: float = DEFAULT_POLL_SECONDS
     drain_seconds: float = 10.0
     job_retention_seconds: float = 86400.0
     max_body_bytes: int = 1024 * 1024

@@ -95,3 +95,22 @@ def test_an_operation_that_cannot_take_the_fault_is_refused(
         "PUT", f"{shared.url}/v1/admin/driver/operations/{operation}", ADMIN, body
     )
     assert words in rawhttp.huawei_error(response, 400, "Ecs.0005")
+
+
+# ---- maintenance: what jobs left to clean up (issue 10) --------------------------------------
+
+
+def test_maintenance_is_listed_for_admins_only(shared: Region) -> None:
+    response = rawhttp.signed("GET", f"{shared.url}/v1/admin/maintenance", ADMIN)
+    tasks = rawhttp.ok_json(response)["maintenance_tasks"]
+    assert isinstance(tasks, list)
+    assert all(t["done_at"] is None for t in tasks)  # pending ones only, by default
+    everything = rawhttp.signed("GET", f"{shared.url}/v1/admin/maintenance?all=true", ADMIN)
+    assert len(rawhttp.ok_json(everything)["maintenance_tasks"]) >= len(tasks)
+    tenant = rawhttp.signed("GET", f"{shared.url}/v1/admin/maintenance", ALPHA)
+    rawhttp.huawei_error(tenant, 403)
+
+
+def test_a_bad_maintenance_filter_is_refused(shared: Region) -> None:
+    response = rawhttp.signed("GET", f"{shared.url}/v1/admin/maintenance?all=maybe", ADMIN)
+    assert "all must be true or false" in rawhttp.huawei_error(response, 400, "Ecs.0005")

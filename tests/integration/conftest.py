@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from coldshift.persistence.db import Database, connect
-from coldshift.persistence.schema import upgrade
+from coldshift.persistence.upgrades import upgrade
 
 
 @pytest.fixture

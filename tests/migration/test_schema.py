@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from coldshift.persistence.db import connect
-from coldshift.persistence.schema import is_current, start_up_lock, upgrade
 from coldshift.persistence.tables import metadata
+from coldshift.persistence.upgrades import is_current, start_up_lock, upgrade
 
 
 def test_upgrade_head_equals_metadata(db_url: str) -> None:

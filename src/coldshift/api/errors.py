@@ -1,8 +1,8 @@
 """The one place where domain errors become Huawei error bodies.
 
-The API family is chosen by the path: ``/v1.0/`` is DeH, ``/v2`` and ``/v2.1/`` are Nova-native,
-everything else is the ECS API. Lookup walks the exception's MRO, so a subclass inherits its
-parent's mapping unless it has its own row.
+The codes are those of ``domain.codes``. The API family is chosen by the path: ``/v1.0/`` is
+DeH, ``/v2`` and ``/v2.1/`` are Nova-native, everything else is the ECS API. Lookup walks the
+exception's MRO, so a subclass inherits its parent's mapping unless it has its own row.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from coldshift.domain import errors as e
+from coldshift.domain.codes import Code
 
 
 class Family(StrEnum):
@@ -30,38 +31,68 @@ class Mapping:
     nova: tuple[int, str]  # (status, fault name)
 
 
-_BAD = Mapping((400, "Ecs.0005"), (400, "DEH.0018"), (400, "badRequest"))
+_BAD = Mapping((400, Code.BAD_REQUEST), (400, Code.DEH_BAD_REQUEST), (400, "badRequest"))
 
 TABLE: dict[type[BaseException], Mapping] = {
     e.BadRequest: _BAD,
-    e.MalformedBody: Mapping((400, "Ecs.0005"), (400, "DEH.0001"), (400, "badRequest")),
-    e.EmptyBody: Mapping((400, "Common.0002"), (400, "DEH.0001"), (400, "badRequest")),
-    e.TooManyServers: Mapping((400, "Ecs.0913"), (400, "DEH.0018"), (400, "badRequest")),
-    e.ServerNameTooLong: Mapping((400, "Ecs.0914"), (400, "DEH.0018"), (400, "badRequest")),
-    e.ServerNameInvalid: Mapping((400, "Ecs.0915"), (400, "DEH.0018"), (400, "badRequest")),
-    e.DescriptionInvalid: Mapping((400, "Ecs.0041"), (400, "DEH.0018"), (400, "badRequest")),
-    e.InvalidMarker: _BAD,
-    e.FlavorNotFound: Mapping((400, "Ecs.0029"), (400, "DEH.0018"), (400, "badRequest")),
-    e.InvalidTarget: _BAD,
-    e.SameDedicatedHost: Mapping((400, "Ecs.0221"), (400, "DEH.0018"), (400, "badRequest")),
-    e.AuthenticationFailed: Mapping(
-        (401, "Common.0013"), (401, "Common.0013"), (401, "unauthorized")
+    e.MalformedBody: Mapping(
+        (400, Code.BAD_REQUEST), (400, Code.DEH_MALFORMED), (400, "badRequest")
     ),
-    e.Forbidden: Mapping((403, "Ecs.0110"), (403, "DEH.0033"), (403, "forbidden")),
-    e.PayloadTooLarge: Mapping((413, "Ecs.0005"), (413, "DEH.0018"), (413, "overLimit")),
-    e.NotFound: Mapping((404, "Ecs.0114"), (404, "DEH.0018"), (404, "itemNotFound")),
-    e.UnknownApi: Mapping((404, "APIGW.0101"), (404, "APIGW.0101"), (404, "itemNotFound")),
-    e.MethodNotAllowed: Mapping((405, "APIGW.0101"), (405, "APIGW.0101"), (405, "badMethod")),
-    e.JobNotFound: Mapping((400, "Common.0011"), (400, "Common.0011"), (404, "itemNotFound")),
-    e.Conflict: Mapping((400, "Ecs.0100"), (409, "DEH.0055"), (409, "conflictingRequest")),
-    e.ServerLocked: Mapping((400, "Ecs.0605"), (409, "DEH.0055"), (409, "conflictingRequest")),
-    e.HostInUse: Mapping((409, "DEH.0055"), (409, "DEH.0055"), (409, "conflictingRequest")),
-    e.QuotaExceeded: Mapping((400, "Ecs.0001"), (403, "DEH.0018"), (403, "forbidden")),
-    e.HostTypeNotOffered: Mapping((400, "Ecs.0005"), (403, "DEH.0018"), (400, "badRequest")),
-    e.ColdshiftError: Mapping((500, "Common.0001"), (500, "Common.0001"), (500, "computeFault")),
+    e.EmptyBody: Mapping((400, Code.EMPTY_BODY), (400, Code.DEH_MALFORMED), (400, "badRequest")),
+    e.TooManyServers: Mapping(
+        (400, Code.TOO_MANY_SERVERS), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.ServerNameTooLong: Mapping(
+        (400, Code.NAME_TOO_LONG), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.ServerNameInvalid: Mapping(
+        (400, Code.NAME_INVALID), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.DescriptionInvalid: Mapping(
+        (400, Code.DESCRIPTION_INVALID), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.InvalidMarker: _BAD,
+    e.FlavorNotFound: Mapping(
+        (400, Code.FLAVOR_NOT_FOUND), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.InvalidTarget: _BAD,
+    e.SameDedicatedHost: Mapping(
+        (400, Code.SAME_DEDICATED_HOST), (400, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.AuthenticationFailed: Mapping(
+        (401, Code.AUTHENTICATION_FAILED), (401, Code.AUTHENTICATION_FAILED), (401, "unauthorized")
+    ),
+    e.Forbidden: Mapping((403, Code.FORBIDDEN), (403, Code.DEH_FORBIDDEN), (403, "forbidden")),
+    e.PayloadTooLarge: Mapping(
+        (413, Code.BAD_REQUEST), (413, Code.DEH_BAD_REQUEST), (413, "overLimit")
+    ),
+    e.NotFound: Mapping(
+        (404, Code.SERVER_NOT_FOUND), (404, Code.DEH_BAD_REQUEST), (404, "itemNotFound")
+    ),
+    e.UnknownApi: Mapping((404, Code.UNKNOWN_API), (404, Code.UNKNOWN_API), (404, "itemNotFound")),
+    e.MethodNotAllowed: Mapping(
+        (405, Code.UNKNOWN_API), (405, Code.UNKNOWN_API), (405, "badMethod")
+    ),
+    e.JobNotFound: Mapping(
+        (400, Code.JOB_NOT_FOUND), (400, Code.JOB_NOT_FOUND), (404, "itemNotFound")
+    ),
+    e.Conflict: Mapping(
+        (400, Code.WRONG_STATE), (409, Code.DEH_CONFLICT), (409, "conflictingRequest")
+    ),
+    e.ServerLocked: Mapping(
+        (400, Code.SERVER_LOCKED), (409, Code.DEH_CONFLICT), (409, "conflictingRequest")
+    ),
+    e.HostInUse: Mapping(
+        (409, Code.DEH_CONFLICT), (409, Code.DEH_CONFLICT), (409, "conflictingRequest")
+    ),
+    e.QuotaExceeded: Mapping((400, Code.QUOTA), (403, Code.DEH_BAD_REQUEST), (403, "forbidden")),
+    e.HostTypeNotOffered: Mapping(
+        (400, Code.BAD_REQUEST), (403, Code.DEH_BAD_REQUEST), (400, "badRequest")
+    ),
+    e.ColdshiftError: Mapping((500, Code.INTERNAL), (500, Code.INTERNAL), (500, "computeFault")),
 }
 
-_INTERNAL = Mapping((500, "Common.0001"), (500, "Common.0001"), (500, "computeFault"))
+_INTERNAL = Mapping((500, Code.INTERNAL), (500, Code.INTERNAL), (500, "computeFault"))
 
 
 def family_of(path: str) -> Family:

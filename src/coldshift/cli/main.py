@@ -12,8 +12,7 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
-from coldshift import bootstrap
-from coldshift.api.app import create_app
+from coldshift import bootstrap, web
 from coldshift.catalog import CatalogError, load_catalog, load_default_catalog
 from coldshift.config import Settings, default_db_url
 from coldshift.domain.catalog import Catalog
@@ -22,6 +21,7 @@ from coldshift.jobs.model import MaintenanceTask
 
 app = typer.Typer(add_completion=False, help="coldshift: a local Huawei Cloud ECS/DeH region.")
 console = Console(soft_wrap=True)
+DEFAULTS = Settings()
 
 
 @app.callback()
@@ -40,11 +40,13 @@ def serve(
     data_dir: Annotated[
         str, typer.Option(help="Where the default SQLite file lives.")
     ] = "coldshift-data",
-    workers: Annotated[int, typer.Option(help="Job worker threads.")] = 16,
-    lease_seconds: Annotated[float, typer.Option(help="Job lease (takeover after).")] = 5.0,
+    workers: Annotated[int, typer.Option(help="Job worker threads.")] = DEFAULTS.workers,
+    lease_seconds: Annotated[
+        float, typer.Option(help="Job lease (takeover after).")
+    ] = DEFAULTS.lease_seconds,
     poll_seconds: Annotated[
         float, typer.Option(help="Idle workers look for jobs this often (besides wake-ups).")
-    ] = 0.5,
+    ] = DEFAULTS.poll_seconds,
     drain_seconds: Annotated[
         float,
         typer.Option(help="On SIGTERM, running jobs may end within this; then handed back."),
@@ -78,12 +80,7 @@ def serve(
     _banner(settings, loaded)
     try:
         uvicorn.run(
-            create_app(
-                container.region,
-                max_body=settings.max_body_bytes,
-                max_skew=settings.signature_skew_seconds,
-                on_shutdown=lambda: bootstrap.stop(container),
-            ),
+            web.create_app(container),
             host=host,
             port=port,
             log_level=log_level,

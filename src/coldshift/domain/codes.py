@@ -7,9 +7,10 @@ one of these per API family; job errors are a job's ``error_code``. The values a
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, unique
 
 
+@unique
 class Code(StrEnum):
     # ---- ECS API ---------------------------------------------------------------------------
     #: instance quota exceeded

@@ -6,9 +6,10 @@ a workflow (``services/workflows``).
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, unique
 
 
+@unique
 class JobType(StrEnum):
     CREATE_SERVERS = "createServer"
     CREATE_SERVER = "createSingleServer"

@@ -13,8 +13,13 @@ from coldshift.jobs.retry import DEFAULT_RETRY, RetryPolicy
 from coldshift.jobs.runner import HandedBack, JobRunner
 from coldshift.jobs.workflow import WorkflowRegistry
 
-#: the default number of job threads of one process (Settings.workers)
+# The defaults of one process, for `coldshift serve` (config.Settings) and for any worker.
+#: job threads
 DEFAULT_CONCURRENCY = 16
+#: seconds a worker holds a job without a heartbeat before another may take it over
+DEFAULT_LEASE_SECONDS = 5.0
+#: seconds between the looks of an idle worker (besides being woken)
+DEFAULT_POLL_SECONDS = 0.5
 #: a maintenance task's lease: long, because its steps are not heartbeated and may call a
 #: slow host; a second try while one still runs is harmless (steps are idempotent)
 MAINTENANCE_LEASE_FACTOR = 12
@@ -30,8 +35,8 @@ class Worker:
         *,
         owner: str,
         concurrency: int = DEFAULT_CONCURRENCY,
-        lease_seconds: float = 10.0,
-        poll_seconds: float = 1.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
         retention_seconds: float = 86400.0,
         clock: Callable[[], float],
         retry: RetryPolicy = DEFAULT_RETRY,

@@ -1,4 +1,5 @@
-"""Create or upgrade the schema with Alembic; safe when several processes start at once."""
+"""Upgrade the schema with Alembic (to the head of `migrations/`); safe when several processes
+start at once. The schema itself is `tables.py`."""
 
 from __future__ import annotations
 
