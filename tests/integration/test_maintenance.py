@@ -37,17 +37,22 @@ def deh_to_deh(moves: list[Move]) -> Move:
     return next(m for m in moves if m.direction == "deh-to-deh")
 
 
-def test_a_source_that_stops_answering_after_the_switch_over_leaves_maintenance(
-    db: Database,
-) -> None:
+def migrate_from_a_source_that_does_not_answer(db: Database) -> tuple[Cluster, Process, Move, str]:
+    """A DeH-to-DeH migration whose source host stops answering after the switch-over."""
     cluster = Cluster(db)
     process = cluster.start()
     move = deh_to_deh(build_region(process))
-    source = host_name(process, move.source)
-    cluster.unreachable.add(source)
-
+    cluster.unreachable.add(host_name(process, move.source))
     (job_id,) = submit(process, cluster.clock, [move])
     process.worker.run_until_idle()
+    return cluster, process, move, job_id
+
+
+def test_a_source_that_stops_answering_after_the_switch_over_leaves_maintenance(
+    db: Database,
+) -> None:
+    cluster, process, move, job_id = migrate_from_a_source_that_does_not_answer(db)
+    source = host_name(process, move.source)
 
     job = job_tree(process.region, job_id)[1]
     assert (job.status, job.error_code) == (JobStatus.SUCCESS, None)
@@ -104,13 +109,7 @@ def test_an_undo_that_cannot_reach_the_target_fails_the_job_and_leaves_maintenan
 def test_a_late_clean_up_never_deletes_the_disks_of_a_server_that_came_back(
     db: Database,
 ) -> None:
-    cluster = Cluster(db)
-    process = cluster.start()
-    move = deh_to_deh(build_region(process))
-    source = host_name(process, move.source)
-    cluster.unreachable.add(source)
-    submit(process, cluster.clock, [move])
-    process.worker.run_until_idle()
+    cluster, process, move, _ = migrate_from_a_source_that_does_not_answer(db)
     assert len(pending(process)) == 1
     cluster.unreachable.clear()
 

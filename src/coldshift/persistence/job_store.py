@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, select, update
 
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
-from coldshift.jobs.ports import Effects, LeaseLost
+from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
+from coldshift.persistence.leases import lease_free, take_next, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
 from coldshift.persistence.tables import jobs
 
@@ -81,36 +82,20 @@ class SqlJobStore(SqlMaintenanceStore):
 
     def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
         now = self._clock()
-        takeable = (
-            jobs.c.runnable.is_(True),
-            or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
-        )
-        # Idle workers poll: on SQLite finding nothing must not cost a write transaction
-        # (the file's one write lock, which the busy workers queue for). PostgreSQL's
-        # SKIP LOCKED claim is cheap, and a read first would cost every pickup a round trip.
-        if self._db.is_sqlite:
-            with self._db.read() as conn:
-                if conn.execute(select(jobs.c.id).where(*takeable).limit(1)).first() is None:
-                    return None
-        candidate = select(jobs.c.id).where(*takeable).order_by(jobs.c.created_at).limit(1)
-        if not self._db.is_sqlite:
-            candidate = candidate.with_for_update(skip_locked=True)
-        stmt = (
-            update(jobs)
-            .where(jobs.c.id == candidate.scalar_subquery())
-            .values(
+        row = take_next(
+            self._db,
+            jobs,
+            (jobs.c.runnable.is_(True), lease_free(jobs, now)),
+            jobs.c.created_at,
+            dict(
                 lease_owner=owner,
                 lease_expires=now + lease_seconds,
                 attempts=jobs.c.attempts + 1,
                 claimed_at=now,
                 status=JobStatus.RUNNING.value,  # a runnable job is never terminal
-            )
-            .returning(*jobs.c)
+            ),
+            then=_parent_begins,
         )
-        with self._db.write() as conn:
-            row = conn.execute(stmt).first()
-            if row is not None and row.parent_id is not None:
-                _parent_has_begun(conn, row.parent_id)
         return job_from_row(row) if row is not None else None
 
     def record_step(
@@ -242,11 +227,7 @@ class SqlJobStore(SqlMaintenanceStore):
         return len(ids)
 
     def _guarded(self, conn: Connection, job_id: str, owner: str, values: dict[str, Any]) -> None:
-        result = conn.execute(
-            update(jobs).where(jobs.c.id == job_id, jobs.c.lease_owner == owner).values(**values)
-        )
-        if result.rowcount != 1:
-            raise LeaseLost(job_id)
+        write_held(conn, jobs, job_id, owner, values)
 
 
 def _apply(effects: Effects) -> None:
@@ -293,6 +274,11 @@ def load_job_tree(conn: Connection, project_id: str, job_id: str) -> tuple[Job, 
         select(jobs).where(jobs.c.parent_id == job_id).order_by(jobs.c.position)
     ).all()
     return job_from_row(row), [job_from_row(c) for c in children]
+
+
+def _parent_begins(conn: Connection, taken: Row[Any]) -> None:
+    if taken.parent_id is not None:
+        _parent_has_begun(conn, taken.parent_id)
 
 
 def _parent_has_begun(conn: Connection, parent_id: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Row, select
 
 from coldshift.jobs.model import Job, JobStatus, LeftWork, MaintenanceTask, NewMaintenance
-from coldshift.jobs.ports import Effects, LeaseLost
+from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
+from coldshift.persistence.leases import lease_free, take_next, write_held
 from coldshift.persistence.tables import maintenance_tasks as tasks
 
 
@@ -81,29 +82,13 @@ class SqlMaintenanceStore:
         due = (
             tasks.c.done_at.is_(None),
             tasks.c.next_attempt_at <= now,
-            or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires < now),
+            lease_free(tasks, now),
             tasks.c.id.not_in(list(skip)),
         )
-        # As for jobs: finding nothing must not take SQLite's one write lock.
-        if self._db.is_sqlite:
-            with self._db.read() as conn:
-                if conn.execute(select(tasks.c.id).where(*due).limit(1)).first() is None:
-                    return None
-        candidate = select(tasks.c.id).where(*due).order_by(tasks.c.next_attempt_at).limit(1)
-        if not self._db.is_sqlite:
-            candidate = candidate.with_for_update(skip_locked=True)
-        stmt = (
-            update(tasks)
-            .where(tasks.c.id == candidate.scalar_subquery())
-            .values(
-                lease_owner=owner,
-                lease_expires=now + lease_seconds,
-                attempts=tasks.c.attempts + 1,
-            )
-            .returning(*tasks.c)
+        lease = dict(
+            lease_owner=owner, lease_expires=now + lease_seconds, attempts=tasks.c.attempts + 1
         )
-        with self._db.write() as conn:
-            row = conn.execute(stmt).first()
+        row = take_next(self._db, tasks, due, tasks.c.next_attempt_at, lease)
         return task_from_row(row) if row is not None else None
 
     def maintenance_done(self, task_id: str, owner: str, effects: Effects = ()) -> None:
@@ -111,7 +96,7 @@ class SqlMaintenanceStore:
             for effect in effects:  # a step's deferred writes join this transaction
                 effect()
             values = dict(done_at=self._clock(), lease_owner=None, lease_expires=None)
-            _guarded(conn, task_id, owner, values)
+            write_held(conn, tasks, task_id, owner, values)
 
     def maintenance_failed(
         self, task_id: str, owner: str, error: str, next_attempt_at: float
@@ -123,7 +108,7 @@ class SqlMaintenanceStore:
                 lease_owner=None,
                 lease_expires=None,
             )
-            _guarded(conn, task_id, owner, values)
+            write_held(conn, tasks, task_id, owner, values)
 
     def list_maintenance(self, *, pending_only: bool = True) -> list[MaintenanceTask]:
         query = select(tasks).order_by(tasks.c.created_at, tasks.c.id)
@@ -131,11 +116,3 @@ class SqlMaintenanceStore:
             query = query.where(tasks.c.done_at.is_(None))
         with self._db.read() as conn:
             return [task_from_row(r) for r in conn.execute(query)]
-
-
-def _guarded(conn: Connection, task_id: str, owner: str, values: dict[str, Any]) -> None:
-    result = conn.execute(
-        update(tasks).where(tasks.c.id == task_id, tasks.c.lease_owner == owner).values(**values)
-    )
-    if result.rowcount != 1:
-        raise LeaseLost(task_id)

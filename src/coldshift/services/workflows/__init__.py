@@ -7,12 +7,7 @@ from coldshift.jobs.workflow import FailureCodes, WorkflowRegistry
 from coldshift.services.context import Region
 from coldshift.services.workflows.cold_migration import cold_migration_workflow
 from coldshift.services.workflows.create_server import create_server_workflow
-from coldshift.services.workflows.power import (
-    delete_server_workflow,
-    reboot_server_workflow,
-    start_server_workflow,
-    stop_server_workflow,
-)
+from coldshift.services.workflows.power import power_workflows
 
 #: the codes the job engine gives the jobs it fails itself
 ENGINE_CODES = FailureCodes(
@@ -24,15 +19,13 @@ ENGINE_CODES = FailureCodes(
 
 def build_registry(region: Region) -> WorkflowRegistry:
     registry = WorkflowRegistry(ENGINE_CODES)
-    for build in (
-        create_server_workflow,
-        start_server_workflow,
-        stop_server_workflow,
-        reboot_server_workflow,
-        delete_server_workflow,
-        cold_migration_workflow,
-    ):
-        registry.register(build(region))
+    workflows = [
+        create_server_workflow(region),
+        *power_workflows(region),
+        cold_migration_workflow(region),
+    ]
+    for workflow in workflows:
+        registry.register(workflow)
     return registry
 
 

@@ -75,56 +75,41 @@ class RecordState:
         """Nothing to undo: this is the last step."""
 
 
-def _power_workflow(
-    region: Region,
-    job_type: JobType,
-    name: str,
-    call: Callable[[HypervisorDriver, GuestSpec], None],
-    code: Code,
-    done: Transition | None,
-) -> Workflow:
-    return Workflow(job_type, (DriverAction(region, name, call, code), RecordState(region, done)))
+@dataclass(frozen=True, slots=True)
+class _PowerAction:
+    job_type: JobType
+    step: str
+    call: Callable[[HypervisorDriver, GuestSpec], None]
+    error_code: Code
+    #: the task's end (None: the server is deleted)
+    done: Transition | None
 
 
-def start_server_workflow(region: Region) -> Workflow:
-    return _power_workflow(
-        region,
-        JobType.START_SERVER,
-        "power_on",
-        lambda d, g: d.power_on(g),
-        Code.START_FAILED,
-        STARTED,
-    )
+_ACTIONS = (
+    _PowerAction(
+        JobType.START_SERVER, "power_on", lambda d, g: d.power_on(g), Code.START_FAILED, STARTED
+    ),
+    _PowerAction(
+        JobType.STOP_SERVER, "power_off", lambda d, g: d.power_off(g), Code.SYSTEM_ERROR, STOPPED
+    ),
+    _PowerAction(
+        JobType.REBOOT_SERVER, "reboot", lambda d, g: d.power_on(g), Code.REBOOT_FAILED, REBOOTED
+    ),
+    _PowerAction(
+        JobType.DELETE_SERVER, "destroy", lambda d, g: d.destroy(g), Code.DELETE_FAILED, None
+    ),
+)
 
 
-def stop_server_workflow(region: Region) -> Workflow:
-    return _power_workflow(
-        region,
-        JobType.STOP_SERVER,
-        "power_off",
-        lambda d, g: d.power_off(g),
-        Code.SYSTEM_ERROR,
-        STOPPED,
-    )
-
-
-def reboot_server_workflow(region: Region) -> Workflow:
-    return _power_workflow(
-        region,
-        JobType.REBOOT_SERVER,
-        "reboot",
-        lambda d, g: d.power_on(g),
-        Code.REBOOT_FAILED,
-        REBOOTED,
-    )
-
-
-def delete_server_workflow(region: Region) -> Workflow:
-    return _power_workflow(
-        region,
-        JobType.DELETE_SERVER,
-        "destroy",
-        lambda d, g: d.destroy(g),
-        Code.DELETE_FAILED,
-        None,
-    )
+def power_workflows(region: Region) -> list[Workflow]:
+    """startServer, stopServer, rebootServer and deleteServer."""
+    return [
+        Workflow(
+            action.job_type,
+            (
+                DriverAction(region, action.step, action.call, action.error_code),
+                RecordState(region, action.done),
+            ),
+        )
+        for action in _ACTIONS
+    ]
