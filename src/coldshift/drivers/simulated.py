@@ -19,7 +19,9 @@ from coldshift.domain.codes import Code
 from coldshift.drivers.base import DriverError, GuestSpec, OperationState
 
 FAULT_CODE = Code.SYSTEM_ERROR
-# Operations whose failure a workflow handles; undo and confirm calls must not fail.
+# Operations into which faults can be injected. The undo and clean-up calls (discard_target,
+# restore_source, confirm_migration) can only be held; their failures (a host that stops
+# answering, left to maintenance) are rehearsed in tests/integration/test_maintenance.py.
 FAULTABLE = (
     "boot",
     "power_on",
@@ -63,8 +65,8 @@ class SimulatedDriver:
             raise ValueError(f"unknown driver operation {operation!r}; one of {OPERATIONS}")
         if fail_next and operation not in FAULTABLE:
             raise ValueError(
-                f"{operation} cannot be made to fail: it undoes or confirms a step, and must "
-                f"not fail; faults can be injected into {', '.join(FAULTABLE)}"
+                f"{operation} cannot be made to fail: it undoes or cleans up after a step (it "
+                f"can be held); faults can be injected into {', '.join(FAULTABLE)}"
             )
         with self._changed:
             op = self._ops[operation]
