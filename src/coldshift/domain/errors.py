@@ -178,7 +178,14 @@ class ServerBusy(Conflict):
 
 
 class HostInUse(Conflict):
-    """The DeH still has ECSs on it, or is the source or target of a migration."""
+    """The DeH still has ECSs on it, or is the source or target of a migration: a DeH is
+    released only once nothing is placed on, claimed on, or bound for it."""
+
+    def __init__(self, host_id: str) -> None:
+        super().__init__(
+            f"dedicated host {host_id} still has ECSs on it or migrating to or from it; "
+            "move or delete them first"
+        )
 
 
 class HostReleased(Conflict):

@@ -264,10 +264,7 @@ class SqlRegionStore:
                 )
             ).scalar()
             if busy:  # raising rolls the release back
-                raise HostInUse(
-                    f"dedicated host {host_id} still has ECSs on it or migrating "
-                    "to or from it; move or delete them first"
-                )
+                raise HostInUse(host_id)
 
     def change_task(self, server_id: str, change: TaskChange) -> None:
         with self._db.write() as conn:
