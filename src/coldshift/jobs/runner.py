@@ -135,6 +135,8 @@ class JobRunner:
                     return
                 self._leave(ctx, step, LeftWork.RUN, failure, index + 1, compensating=False)
                 continue
+            if not workflow.needs_record(index) and not ctx.effects:
+                continue  # the next step's record covers it
             if index == last:
                 # The last step's record and the job's end are one transaction: a crash
                 # between them would only have the (idempotent) last step run again.

@@ -88,12 +88,17 @@ class Workflow:
     a maintenance task, tried again later, and the job goes on. Any other step past the
     commit point only writes to the store, and a failure of the store is treated as a crash:
     the job is taken again once its lease has expired.
+
+    The steps named in ``unrecorded`` write nothing to the store and are cheap to run again:
+    they get no record of their own (a transaction saved); the next step's record covers them,
+    and a crash in between only has them run again.
     """
 
     job_type: str
     steps: tuple[Step, ...]
     commit_point: str | None = None
     cleanups: frozenset[str] = frozenset()
+    unrecorded: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]
@@ -102,6 +107,8 @@ class Workflow:
         if self.commit_point is not None and self.commit_point not in names:
             raise ValueError(f"workflow {self.job_type}: no step {self.commit_point!r}")
         late = names[self._commit_index() :] if self.commit_point is not None else []
+        if not self.unrecorded <= set(names):
+            raise ValueError(f"workflow {self.job_type}: no step {sorted(self.unrecorded)}")
         if not self.cleanups <= set(late):
             raise ValueError(
                 f"workflow {self.job_type}: clean-ups {sorted(self.cleanups - set(late))} "
@@ -125,6 +132,12 @@ class Workflow:
 
     def may_leave_to_maintenance(self, step_index: int) -> bool:
         return self.steps[step_index].name in self.cleanups
+
+    def needs_record(self, step_index: int) -> bool:
+        """Whether the step at ``step_index`` is recorded when done (the last one always is:
+        by the end of the job)."""
+        last = step_index == len(self.steps) - 1
+        return last or self.steps[step_index].name not in self.unrecorded
 
 
 class WorkflowRegistry:

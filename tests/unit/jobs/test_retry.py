@@ -265,3 +265,45 @@ def test_a_clean_up_must_come_past_the_commit_point() -> None:
     steps = (FlakyStep("a", []), FlakyStep("b", []))
     with pytest.raises(ValueError, match="not past the commit point"):
         Workflow("demo", steps, commit_point="b", cleanups=frozenset({"a"}))
+
+
+# ---- steps without a record of their own ---------------------------------------------------
+
+
+class Crash(BaseException):
+    """The process dies (no handler of the engine sees it)."""
+
+
+def test_an_unrecorded_step_is_covered_by_the_next_record_and_rerun_after_a_crash() -> None:
+    h = Harness()
+    steps = {name: FlakyStep(name, h.calls) for name in ("a", "b", "c", "d")}
+    workflow = Workflow("demo", tuple(steps.values()), unrecorded=frozenset({"b"}))
+    h.registry.register(workflow)
+    recorded: list[int] = []
+    record_step = h.store.record_step
+
+    def spy(job_id: str, owner: str, steps_done: int, *args: object, **kwargs: object) -> None:
+        recorded.append(steps_done)
+        if steps_done == 3:
+            raise Crash  # dies while recording c: b and c are done, neither is recorded
+        record_step(job_id, owner, steps_done, *args, **kwargs)  # type: ignore[arg-type]
+
+    h.store.record_step = spy  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        h.run_job()
+    assert recorded == [1, 3]  # a, then c's record (which would have covered b)
+    assert h.store.jobs["job-1"].steps_done == 1
+
+    h.store.record_step = record_step  # type: ignore[method-assign]
+    h.clock.advance(LEASE + 1)
+    job = h.store.claim_next("w2", LEASE)
+    assert job is not None
+    JobRunner(h.store, h.registry, "w2", LEASE, retry=POLICY, sleep=h.nap).run(job)
+
+    assert h.store.jobs["job-1"].status is JobStatus.SUCCESS
+    assert h.calls == ["run a", "run b", "run c", "run b", "run c", "run d"]
+
+
+def test_unrecorded_steps_must_be_steps() -> None:
+    with pytest.raises(ValueError, match="no step"):
+        Workflow("demo", (FlakyStep("a", []),), unrecorded=frozenset({"z"}))

@@ -245,4 +245,6 @@ def cold_migration_workflow(region: Region) -> Workflow:
         steps,
         commit_point="switch_over",
         cleanups=frozenset({"delete_source_copies"}),
+        # a driver call only, safe to repeat: release_source's record covers it
+        unrecorded=frozenset({"delete_source_copies"}),
     )
