@@ -16,13 +16,15 @@ import json
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests.e2e import rawhttp
+from tests.e2e.harness import ALPHA
 
 import coldshift
 from coldshift import bootstrap
@@ -32,8 +34,6 @@ from coldshift.config import Settings
 from coldshift.domain.commands import AllocateHosts, CreateServers
 from coldshift.services.hosts import allocate_hosts
 from coldshift.services.servers import batch_action, create_servers
-from tests.e2e import rawhttp
-from tests.e2e.harness import ALPHA
 
 CATALOG = Path(__file__).parents[1] / "tests" / "e2e" / "catalog.toml"
 SOURCE = Path(coldshift.__file__).parent
@@ -66,8 +66,7 @@ def region_with_a_stopped_server(data: Path) -> tuple[bootstrap.Container, str, 
     bootstrap.prepare(container)
     region = container.region
     deh_a, deh_b = (
-        allocate_hosts(region, AllocateHosts(PROJECT, f"deh-{x}", "az-a", "t1", 1))[0]
-        for x in "ab"
+        allocate_hosts(region, AllocateHosts(PROJECT, f"deh-{x}", "az-a", "t1", 1))[0] for x in "ab"
     )
     create = CreateServers(
         project_id=PROJECT,
@@ -147,9 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"files one cold migration runs through: {len(every)}")
     for phase, files in phases.items():
         print(f"  {phase} ({len(files)}): {', '.join(files)}")
-    show: Callable[[list[tuple[int, str]]], str] = lambda rows: ", ".join(
-        f"{name} {n}" for n, name in rows[: args.top]
-    )
+
+    def show(rows: list[tuple[int, str]]) -> str:
+        return ", ".join(f"{name} {n}" for n, name in rows[: args.top])
+
     lengths = function_lengths()
     median = sorted(n for n, _ in lengths)[len(lengths) // 2]
     print(f"largest modules (lines): {show(module_sizes())}")
