@@ -48,6 +48,18 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class HostChange:
+    """What a DeH update changes: its name, its auto placement (None: left as it is)."""
+
+    name: str | None = None
+    auto_placement: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.name is None and self.auto_placement is None
+
+
+@dataclass(frozen=True, slots=True)
 class Host:
     id: str
     kind: HostKind

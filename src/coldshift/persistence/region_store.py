@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, InvalidMarker, ServerBusy
-from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode, Placement
+from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, NumaNode, Placement
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
@@ -243,7 +242,14 @@ class SqlRegionStore:
             conn.execute(delete(numa_nodes).where(numa_nodes.c.host_id.in_(list(host_ids))))
             conn.execute(delete(hosts).where(hosts.c.id.in_(list(host_ids))))
 
-    def update_host(self, host_id: str, values: dict[str, Any]) -> None:
+    def update_host(self, host_id: str, change: HostChange) -> None:
+        values = {
+            column: value
+            for column, value in (("name", change.name), ("auto_placement", change.auto_placement))
+            if value is not None
+        }
+        if not values:
+            return
         with self._db.write() as conn:
             conn.execute(update(hosts).where(hosts.c.id == host_id).values(**values))
 

@@ -30,7 +30,7 @@ from coldshift.placement import (
     numa_request,
 )
 from coldshift.services.pool_capacity import PoolCapacity
-from coldshift.services.ports import RegionStore
+from coldshift.services.ports import PlacementStore
 
 #: claims one placement may lose to concurrent claims (of this or another process) before it
 #: gives up; every lost claim is followed by a fresher candidate, so losing this often means
@@ -39,7 +39,7 @@ MAX_LOST_CLAIMS = 32
 
 #: the server's task change made with a claim on the host of this id (None: no change)
 ThenChange = Callable[[str], TaskChange | None]
-#: the guarded claim (``RegionStore.claim``): server id, placement, role, the task change
+#: the guarded claim (``ClaimStore.claim``): server id, placement, role, the task change
 #: made with it; False when a concurrent claim took the room first
 Claim = Callable[[str, Placement, str, TaskChange | None], bool]
 _DEH_DECISIONS = threading.Lock()
@@ -82,7 +82,7 @@ class ClaimContext(Protocol):
     """What a claim reads and writes (``Region`` is one)."""
 
     @property
-    def store(self) -> RegionStore: ...
+    def store(self) -> PlacementStore: ...
 
     @property
     def catalog(self) -> Catalog: ...
@@ -210,7 +210,7 @@ class _ScannedHosts:
 
 
 def _dedicated_hosts(
-    store: RegionStore,
+    store: PlacementStore,
     catalog: Catalog,
     flavor: Flavor,
     az: str,

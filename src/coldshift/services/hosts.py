@@ -10,7 +10,7 @@ from coldshift.domain.errors import (
     HostTypeNotFound,
     HostTypeNotOffered,
 )
-from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
+from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, new_numa_nodes
 from coldshift.domain.ids import new_uuid
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.services.context import Region
@@ -66,9 +66,10 @@ def update_host(
     host = region.queries.deh(project_id, host_id)
     if host.state is HostState.RELEASED:
         raise HostReleased(host_id)
-    values = {k: v for k, v in (("name", name), ("auto_placement", auto_placement)) if v}
-    if values:
-        region.store.update_host(host_id, values)
+    # An empty name or auto placement, as an absent one, leaves the field as it is.
+    change = HostChange(name=name or None, auto_placement=auto_placement or None)
+    if not change.empty:
+        region.store.update_host(host_id, change)
 
 
 def release_host(region: Region, project_id: str, host_id: str) -> None:

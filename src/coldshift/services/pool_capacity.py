@@ -35,7 +35,7 @@ from coldshift.placement import (
     order_key,
     taken,
 )
-from coldshift.services.ports import RegionStore
+from coldshift.services.ports import HostReads
 
 _IndexKey = tuple[str, str]  # (availability zone, host type)
 
@@ -51,7 +51,7 @@ class PoolCapacity:
         self._where: dict[str, _IndexKey] = {}
         self._loaded_azs: set[str] = set()
 
-    def rebuild(self, store: RegionStore) -> None:
+    def rebuild(self, store: HostReads) -> None:
         """Read every pool host (at start, after the pool is reconciled with the catalog)."""
         hosts = store.list_hosts(kind=HostKind.POOL)
         with self._lock:
@@ -63,7 +63,7 @@ class PoolCapacity:
 
     @contextmanager
     def candidates(
-        self, store: RegionStore, catalog: Catalog, flavor: Flavor, az: str
+        self, store: HostReads, catalog: Catalog, flavor: Flavor, az: str
     ) -> Iterator[PoolCandidates]:
         """The AZ's pool hosts able to take ``flavor``, best first, for one claim; other
         decisions and refreshes of this process wait until the claim is over."""
@@ -76,12 +76,12 @@ class PoolCapacity:
         with self._lock:
             return self._views(az, None)
 
-    def refresh(self, store: RegionStore, host_ids: Iterable[str | None]) -> None:
+    def refresh(self, store: HostReads, host_ids: Iterable[str | None]) -> None:
         """Re-read the pool hosts among ``host_ids`` after their capacity changed."""
         with self._lock:
             self._refresh(store, host_ids)
 
-    def _refresh(self, store: RegionStore, host_ids: Iterable[str | None]) -> None:
+    def _refresh(self, store: HostReads, host_ids: Iterable[str | None]) -> None:
         for host_id in {h for h in host_ids if h is not None and h in self._where}:
             key = self._where[host_id]
             host = store.get_host(host_id)
@@ -122,7 +122,7 @@ class PoolCapacity:
             and host_id in self._indexes[key]
         ]
 
-    def _reload_az(self, store: RegionStore, az: str) -> None:
+    def _reload_az(self, store: HostReads, az: str) -> None:
         self._load_az(az, store.list_hosts(kind=HostKind.POOL, availability_zone=az))
 
     def _load_az(self, az: str, hosts: list[Host]) -> None:
@@ -147,7 +147,7 @@ class PoolCandidates:
     it answers the claim service's ``Candidates`` questions from the index."""
 
     def __init__(
-        self, pool: PoolCapacity, store: RegionStore, flavor: Flavor, az: str, host_types: list[str]
+        self, pool: PoolCapacity, store: HostReads, flavor: Flavor, az: str, host_types: list[str]
     ) -> None:
         self._pool, self._store, self._flavor = pool, store, flavor
         self._request = numa_request(flavor)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from coldshift.domain.hosts import Host, HostKind, Placement
+from coldshift.domain.hosts import Host, HostChange, HostKind, Placement
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
@@ -64,12 +64,40 @@ class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
 
-class RegionReads(Protocol):
+class HostReads(Protocol):
+    """The reads of hosts and of what they carry: what pool capacity and claims read."""
+
+    def get_host(self, host_id: str) -> Host | None: ...
+
+    def list_hosts(
+        self,
+        *,
+        kind: HostKind | None = None,
+        project_id: str | None = None,
+        host_ids: Sequence[str] | None = None,
+        availability_zone: str | None = None,
+    ) -> list[Host]:
+        """Hosts in allocation order (allocated_at, then name, then id)."""
+        ...
+
+    def servers_on_host(self, host_id: str) -> list[Server]:
+        """The servers a host lists (api.md §5.7), oldest first: those placed there (except
+        one switched onto it whose migration has not ended) and those leaving it."""
+        ...
+
+    def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
+        """``servers_on_host``'s ids for each of ``host_ids`` that lists any."""
+        ...
+
+
+class RegionReads(HostReads, Protocol):
     """The reads of the region's storage: all the query service needs."""
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
 
-    def list_servers(self, project_id: str) -> list[Server]: ...
+    def list_servers(self, project_id: str) -> list[Server]:
+        """The project's servers, newest first (created_at, then id, descending)."""
+        ...
 
     def page_servers(
         self,
@@ -85,28 +113,16 @@ class RegionReads(Protocol):
         match ``after`` (InvalidMarker when no match has that id)."""
         ...
 
-    def servers_on_host(self, host_id: str) -> list[Server]: ...
-
     def count_servers(self, project_id: str) -> int: ...
 
-    def get_host(self, host_id: str) -> Host | None: ...
-
-    def list_hosts(
-        self,
-        *,
-        kind: HostKind | None = None,
-        project_id: str | None = None,
-        host_ids: Sequence[str] | None = None,
-        availability_zone: str | None = None,
-    ) -> list[Host]: ...
-
-    def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]: ...
-
-    def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None: ...
+    def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
+        """A top-level job of the project and its children, in their order."""
+        ...
 
 
-class RegionStore(RegionReads, Protocol):
-    """The reads and the writes: what the write services use."""
+class ServerStore(Protocol):
+    """The writes of servers: a job recorded with the server changes that start it, and the
+    task changes its steps make."""
 
     def submit(
         self,
@@ -116,24 +132,52 @@ class RegionStore(RegionReads, Protocol):
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Record ``job`` with ``new_servers``, the guards' task changes and the client token,
+        all or nothing: ServerBusy when a guarded server is not idle (domain.lifecycle) or no
+        longer has the checked vm_state or host, QuotaExceeded, DuplicateSubmission."""
+        ...
 
     def find_client_token(
         self, project_id: str, token: str, not_before: float
     ) -> ClientToken | None: ...
 
-    def add_hosts(self, new_hosts: Sequence[Host], quota: QuotaGuard | None = None) -> None: ...
-
-    def remove_hosts(self, host_ids: Sequence[str]) -> None: ...
-
-    def update_host(self, host_id: str, values: dict[str, Any]) -> None: ...
-
-    def release_host(self, host_id: str) -> None: ...
-
     def change_task(self, server_id: str, change: TaskChange) -> None:
         """Apply ``change`` as one guarded statement; IllegalTransition if the server's task
         is not one the transition starts from (nor already its target)."""
         ...
+
+    def set_locked(self, server_id: str, locked: bool, frozen_during: frozenset[TaskState]) -> bool:
+        """Set the lock unless one of the ``frozen_during`` tasks runs (False then)."""
+        ...
+
+    def delete_server(self, server_id: str) -> list[str]:
+        """Remove the server and all its claims; the ids of the hosts whose room grew."""
+        ...
+
+
+class HostStore(Protocol):
+    """The writes of hosts: the public pool's reconciliation and the DeH use cases."""
+
+    def add_hosts(self, new_hosts: Sequence[Host], quota: QuotaGuard | None = None) -> None:
+        """Add hosts with their NUMA nodes; QuotaExceeded (nothing added) when ``quota``,
+        counted inside the write, refuses."""
+        ...
+
+    def remove_hosts(self, host_ids: Sequence[str]) -> None: ...
+
+    def update_host(self, host_id: str, change: HostChange) -> None:
+        """Rename a host or switch its auto placement (the fields ``change`` gives)."""
+        ...
+
+    def release_host(self, host_id: str) -> None:
+        """Release a DeH; HostInUse (nothing changed) while a server is on it, migrates to
+        it, or a claim holds room on it."""
+        ...
+
+
+class ClaimStore(Protocol):
+    """The claims of NUMA room that place servers on hosts, and the moves between them."""
 
     def claim(
         self,
@@ -158,20 +202,24 @@ class RegionStore(RegionReads, Protocol):
         holds no "incoming" claim, e.g. because the switch is already done."""
         ...
 
-    def set_locked(self, server_id: str, locked: bool, frozen_during: frozenset[TaskState]) -> bool:
-        """Set the lock unless one of the ``frozen_during`` tasks runs (False then)."""
-        ...
-
     def release_claims(
         self, server_id: str, role: str | None = None, then: TaskChange | None = None
     ) -> list[str]:
         """Give back the server's claims (all, or those of ``role``); the ids of the hosts
-        whose room grew."""
+        whose room grew. Idempotent."""
         ...
 
-    def delete_server(self, server_id: str) -> list[str]:
-        """Remove the server and all its claims; the ids of the hosts whose room grew."""
-        ...
+
+class PlacementStore(HostReads, ClaimStore, Protocol):
+    """What a claim reads and writes: the hosts, and the claims on them."""
+
+
+class PoolInventory(HostReads, HostStore, Protocol):
+    """What reconciling the public pool with the catalog reads and writes."""
+
+
+class RegionStore(RegionReads, ServerStore, HostStore, ClaimStore, Protocol):
+    """Every port at once: what the composition root builds and ``Region.store`` holds."""
 
 
 class MaintenanceLog(Protocol):

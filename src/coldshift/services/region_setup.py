@@ -7,7 +7,7 @@ import uuid
 from coldshift.domain.catalog import Catalog, PoolSpec
 from coldshift.domain.errors import ColdshiftError
 from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
-from coldshift.services.ports import RegionStore
+from coldshift.services.ports import PoolInventory
 
 _POOL_NAMESPACE = uuid.UUID("5b0c6f0e-3c1d-4b8e-9a57-6c01d5a00100")
 
@@ -21,7 +21,7 @@ def pool_host_id(name: str) -> str:
     return str(uuid.uuid5(_POOL_NAMESPACE, name))
 
 
-def sync_public_pool(store: RegionStore, catalog: Catalog, now: float) -> tuple[int, int]:
+def sync_public_pool(store: PoolInventory, catalog: Catalog, now: float) -> tuple[int, int]:
     """Add the pool hosts the catalog names and the database lacks; remove idle ones it no
     longer names; refuse (CatalogConflict) to remove one that still carries servers.
     Returns (added, removed)."""
