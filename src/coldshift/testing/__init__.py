@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from coldshift.testing.fakes import FrozenClock, InMemoryJobStore
+from coldshift.testing.region import InMemoryRegionStore
 
-__all__ = ["FrozenClock", "InMemoryJobStore"]
+__all__ = ["FrozenClock", "InMemoryJobStore", "InMemoryRegionStore"]

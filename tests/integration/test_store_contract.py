@@ -1,0 +1,369 @@
+"""One contract, two stores: the SQL store (SQLite, PostgreSQL) and the in-memory fake answer
+the same way. What the fake is trusted for in tests/unit/services is proven here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from coldshift.domain.errors import HostInUse, InvalidMarker, QuotaExceeded, ServerBusy
+from coldshift.domain.hosts import Host, HostChange, HostState
+from coldshift.domain.lifecycle import (
+    DISKS_COPIED,
+    LOCK_FROZEN_DURING,
+    MIGRATION_ACCEPTED,
+    MIGRATION_UNDONE,
+    SWITCHED_OVER,
+    TARGET_CLAIMED,
+    IllegalTransition,
+)
+from coldshift.domain.quotas import QuotaGuard, Resource
+from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.jobs.ports import JobStore
+from coldshift.persistence.db import connect
+from coldshift.persistence.job_store import SqlJobStore
+from coldshift.persistence.region_store import SqlRegionStore
+from coldshift.persistence.schema import upgrade
+from coldshift.placement import NumaFit, Placement
+from coldshift.services.ports import (
+    ClientToken,
+    DuplicateSubmission,
+    RegionStore,
+    ServerColumns,
+    TaskGuard,
+)
+from coldshift.testing import FrozenClock, InMemoryJobStore, InMemoryRegionStore
+from coldshift.testing.factories import PROJECT, a_host, a_job, a_server
+from tests.conftest import PG_URL, require_pg
+
+NODE0_SIX = NumaFit((0,), 6, 4096)
+BOTH_NODES_FOUR = NumaFit((0, 1), 4, 4096)
+ONE_ON_NODE0 = NumaFit((0,), 2, 4096)
+
+
+@dataclass
+class Stores:
+    region: RegionStore
+    jobs: JobStore
+    clock: FrozenClock
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg), "memory"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
+    clock = FrozenClock()
+    if request.param == "memory":
+        jobs = InMemoryJobStore(clock)
+        yield Stores(InMemoryRegionStore(jobs, clock), jobs, clock)
+        return
+    if request.param == "pg":
+        from tests.e2e.harness import fresh_pg_database
+
+        require_pg()
+        with fresh_pg_database(PG_URL) as url:
+            yield from _sql(url, clock)
+    else:
+        yield from _sql(f"sqlite:///{tmp_path / 'contract.db'}", clock)
+
+
+def _sql(url: str, clock: FrozenClock) -> Iterator[Stores]:
+    db = connect(url)
+    upgrade(db)
+    yield Stores(SqlRegionStore(db, clock), SqlJobStore(db, clock), clock)
+    db.dispose()
+
+
+def _placed(stores: Stores, server: Server, fit: NumaFit = ONE_ON_NODE0) -> Server:
+    """Record ``server`` and claim its room on its host."""
+    stores.region.submit(a_job(f"job-{server.id}"), new_servers=[server])
+    assert server.host_id is not None
+    assert stores.region.claim(server.id, Placement(server.host_id, fit))
+    return server
+
+
+def _free(store: RegionStore, host_id: str) -> list[tuple[int, int]]:
+    host = store.get_host(host_id)
+    assert host is not None
+    return [(n.vcpus_free, n.memory_free) for n in host.nodes]
+
+
+def _finish(jobs: JobStore, job_id: str) -> None:
+    job = jobs.claim_next("tester", 30.0)
+    assert job is not None and job.id == job_id
+    jobs.finish(job_id, "tester", True, None, None)
+
+
+def _migration_guard(server: Server, job_id: str, **checked: str) -> TaskGuard:
+    return TaskGuard(server.id, MIGRATION_ACCEPTED.change, job_id, **checked)
+
+
+# ---- claims --------------------------------------------------------------------------------
+
+
+def test_a_claim_refused_on_one_node_changes_nothing(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    _placed(stores, a_server("s1", host=host), NODE0_SIX)
+    store.submit(a_job("job-s2"), new_servers=[a_server("s2", host=host)])
+
+    # node 1 has room, node 0 only 2 vCPUs left: the whole claim is refused
+    assert not store.claim("s2", Placement("h1", BOTH_NODES_FOUR), then=None)
+
+    assert _free(store, "h1") == [(2, 12288), (8, 16384)]
+    assert not store.has_claims("s2")
+    assert store.claimed_host("s1", "placed") == "h1"
+
+
+def test_a_claim_on_a_released_host_is_refused(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("h1")])
+    store.release_host("h1")
+    assert not store.claim("s1", Placement("h1", ONE_ON_NODE0))
+    assert _free(store, "h1") == [(8, 16384), (8, 16384)]
+
+
+def test_a_claim_whose_task_change_is_illegal_takes_no_room(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    store.submit(a_job("j"), new_servers=[a_server("s1", host=host)])
+    with pytest.raises(IllegalTransition):
+        store.claim("s1", Placement("h1", ONE_ON_NODE0), "incoming", TARGET_CLAIMED.change)
+    assert _free(store, "h1") == [(8, 16384), (8, 16384)]
+    assert not store.has_claims("s1", "incoming")
+
+
+def test_switch_over_moves_the_roles_and_the_task_once(stores: Stores) -> None:
+    store = stores.region
+    source, target = a_host("src", allocated_at=1.0), a_host("dst", allocated_at=2.0)
+    store.add_hosts([source, target])
+    server = _placed(stores, a_server("s1", host=source))
+    store.submit(a_job("m", children=["m1"]), guards=[_migration_guard(server, "m1")])
+    assert not store.switch_over("s1", SWITCHED_OVER.change)  # no incoming claim yet
+
+    assert store.claim("s1", Placement("dst", ONE_ON_NODE0), "incoming", TARGET_CLAIMED.change)
+    store.change_task("s1", DISKS_COPIED.change)
+    assert store.switch_over("s1", SWITCHED_OVER.with_(host_id="dst"))
+
+    assert store.claimed_host("s1", "placed") == "dst"
+    assert store.claimed_host("s1", "outgoing") == "src"
+    assert not store.has_claims("s1", "incoming")
+    moved = store.get_server(None, "s1")
+    assert moved is not None
+    assert (moved.task_state, moved.host_id) == (TaskState.RESIZE_FINISH.value, "dst")
+    # until the migration ends, the source lists the server leaving it, the target not yet
+    assert [s.id for s in store.servers_on_host("src")] == ["s1"]
+    assert store.servers_on_host("dst") == []
+    assert not store.switch_over("s1", SWITCHED_OVER.change)  # already done: nothing
+
+
+def test_releasing_claims_is_idempotent_and_names_the_hosts_given_room(stores: Stores) -> None:
+    store = stores.region
+    source, target = a_host("src"), a_host("dst")
+    store.add_hosts([source, target])
+    _placed(stores, a_server("s1", host=source))
+    assert store.claim("s1", Placement("dst", ONE_ON_NODE0), "incoming")
+
+    assert store.release_claims("s1", "incoming") == ["dst"]
+    assert store.release_claims("s1", "incoming") == []
+    assert _free(store, "dst") == [(8, 16384), (8, 16384)]
+    assert _free(store, "src") == [(6, 12288), (8, 16384)]
+    assert store.delete_server("s1") == ["src"]
+    assert store.delete_server("s1") == []
+    assert _free(store, "src") == [(8, 16384), (8, 16384)]
+    assert store.get_server(None, "s1") is None
+
+
+# ---- task guards and transitions -----------------------------------------------------------
+
+
+def test_a_refused_guard_records_nothing(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    busy = a_server("busy", host=host, task_state=TaskState.POWERING_ON.value)
+    idle = a_server("idle", host=host)
+    store.submit(a_job("j0"), new_servers=[busy, idle])
+
+    guards = [_migration_guard(idle, "m1"), _migration_guard(busy, "m2")]
+    with pytest.raises(ServerBusy):
+        store.submit(a_job("m", children=["m1", "m2"]), guards=guards)
+
+    assert store.job_tree(PROJECT, "m") is None
+    assert store.get_server(None, "idle") == idle
+
+
+@pytest.mark.parametrize(
+    "checked",
+    [{"vm_state": VmState.ACTIVE.value}, {"host_id": "elsewhere"}],
+    ids=["vm_state changed", "host changed"],
+)
+def test_a_guard_refuses_a_server_no_longer_as_checked(
+    stores: Stores, checked: dict[str, str]
+) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    store.submit(a_job("j0"), new_servers=[a_server("s1", host=host)])
+    with pytest.raises(ServerBusy):
+        store.submit(a_job("m"), guards=[_migration_guard(a_server("s1"), "m", **checked)])
+    found = store.get_server(None, "s1")
+    assert found is not None and found.task_state is None
+
+
+def test_a_locked_server_is_busy_and_cannot_change_lock_while_migrating(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    store.submit(a_job("j0"), new_servers=[a_server("s1", host=host)])
+    assert store.set_locked("s1", True, LOCK_FROZEN_DURING)
+    with pytest.raises(ServerBusy):
+        store.submit(a_job("m"), guards=[_migration_guard(a_server("s1"), "m")])
+
+    assert store.set_locked("s1", False, LOCK_FROZEN_DURING)
+    store.submit(a_job("m", children=["m1"]), guards=[_migration_guard(a_server("s1"), "m1")])
+    assert not store.set_locked("s1", True, LOCK_FROZEN_DURING)
+    found = store.get_server(None, "s1")
+    assert found is not None and not found.locked
+    assert not store.set_locked("nobody", True, LOCK_FROZEN_DURING)
+
+
+def test_a_server_is_idle_only_once_its_last_job_ended(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    store.submit(a_job("j0"), new_servers=[a_server("s1", host=host)])
+    _finish(stores.jobs, "j0")
+    store.submit(a_job("m", children=["m1"]), guards=[_migration_guard(a_server("s1"), "m1")])
+    # the task ended, but its job did not: a re-run of it must not meet another job's task
+    store.change_task("s1", MIGRATION_UNDONE.change)
+    with pytest.raises(ServerBusy):
+        store.submit(a_job("n", children=["n1"]), guards=[_migration_guard(a_server("s1"), "n1")])
+
+    _finish(stores.jobs, "m1")
+    store.submit(a_job("n", children=["n1"]), guards=[_migration_guard(a_server("s1"), "n1")])
+    found = store.get_server(None, "s1")
+    assert found is not None
+    assert (found.task_state, found.task_job_id) == (TaskState.RESIZE_PREP.value, "n1")
+
+
+def test_an_illegal_transition_is_refused_and_changes_nothing(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    server = a_server("s1", host=host)
+    store.submit(a_job("j0"), new_servers=[server])
+    with pytest.raises(IllegalTransition):
+        store.change_task("s1", SWITCHED_OVER.with_(host_id="elsewhere"))
+    assert store.get_server(None, "s1") == server
+    with pytest.raises(IllegalTransition):
+        store.change_task("nobody", DISKS_COPIED.change)
+
+
+# ---- hosts and quotas ----------------------------------------------------------------------
+
+
+def test_a_host_in_use_is_not_released(stores: Stores) -> None:
+    store = stores.region
+    on_it, migrating_to, claimed = a_host("on"), a_host("to"), a_host("claimed")
+    store.add_hosts([on_it, migrating_to, claimed, a_host("free")])
+    store.submit(
+        a_job("j0"),
+        new_servers=[
+            a_server("s1", host=on_it, migrating_to="to"),
+            a_server("s2"),
+        ],
+    )
+    assert store.claim("s2", Placement("claimed", ONE_ON_NODE0))
+
+    for host_id in ("on", "to", "claimed"):
+        with pytest.raises(HostInUse):
+            store.release_host(host_id)
+        found = store.get_host(host_id)
+        assert found is not None and found.state is HostState.AVAILABLE
+    stores.clock.advance(5)
+    store.release_host("free")
+    released = store.get_host("free")
+    assert released is not None
+    assert (released.state, released.released_at) == (HostState.RELEASED, stores.clock())
+
+
+def test_quotas_are_counted_inside_the_write(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("h1"), a_host("h2")])
+    store.release_host("h2")  # a released DeH no longer counts
+    dehs = QuotaGuard(PROJECT, Resource.DEDICATED_HOSTS, limit=2, adding=1)
+    store.add_hosts([a_host("h3")], quota=dehs)
+    with pytest.raises(QuotaExceeded):
+        store.add_hosts([a_host("h4")], quota=dehs)
+    assert store.get_host("h4") is None
+
+    instances = QuotaGuard(PROJECT, Resource.INSTANCES, limit=2, adding=2)
+    store.submit(a_job("j0"), new_servers=[a_server("s1")])
+    with pytest.raises(QuotaExceeded):
+        store.submit(a_job("j1"), new_servers=[a_server("s2"), a_server("s3")], quota=instances)
+    assert store.count_servers(PROJECT) == 1
+    assert store.job_tree(PROJECT, "j1") is None
+
+
+def test_a_client_token_is_recorded_once(stores: Stores) -> None:
+    store = stores.region
+    token = ClientToken(PROJECT, "tok", "hash", {"job_id": "j0", "server_ids": ["s1"]})
+    store.submit(a_job("j0"), new_servers=[a_server("s1")], client_token=token)
+    with pytest.raises(DuplicateSubmission):
+        store.submit(a_job("j1"), new_servers=[a_server("s2")], client_token=token)
+    assert store.get_server(None, "s2") is None
+    assert store.find_client_token(PROJECT, "tok", stores.clock() - 1) == token
+    assert store.find_client_token(PROJECT, "tok", stores.clock() + 1) is None
+    assert store.find_client_token("other", "tok", 0.0) is None
+
+
+def test_a_host_update_changes_only_the_fields_given(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("h1", name="old")])
+    store.update_host("h1", HostChange(auto_placement="off"))
+    store.update_host("h1", HostChange(name="new"))
+    host = store.get_host("h1")
+    assert host is not None and (host.name, host.auto_placement) == ("new", "off")
+
+
+# ---- listings ------------------------------------------------------------------------------
+
+
+def test_listings_share_the_sql_order(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("b", allocated_at=1.0), a_host("a", allocated_at=1.0)])
+    store.add_hosts([a_host("c", allocated_at=0.5)])
+    assert [h.id for h in store.list_hosts()] == ["c", "a", "b"]
+    store.submit(
+        a_job("j0"),
+        new_servers=[
+            a_server("s1", created_at=1.0),
+            a_server("s3", created_at=1.0),
+            a_server("s2", created_at=2.0),
+            a_server("other", project_id="p2", created_at=3.0),
+        ],
+    )
+    assert [s.id for s in store.list_servers(PROJECT)] == ["s2", "s3", "s1"]
+
+    page = store.page_servers(PROJECT, ServerColumns(), limit=1, after="s2", with_total=True)
+    assert ([s.id for s in page.servers], page.more, page.total) == (["s3"], True, 3)
+    last = store.page_servers(PROJECT, ServerColumns(), limit=5, offset=2)
+    assert ([s.id for s in last.servers], last.more, last.total) == (["s1"], False, None)
+    with pytest.raises(InvalidMarker):
+        store.page_servers(PROJECT, ServerColumns(), limit=1, after="other")
+
+
+def test_hosts_list_what_is_placed_on_them(stores: Stores) -> None:
+    store = stores.region
+    host: Host = a_host("h1")
+    store.add_hosts([host, a_host("h2")])
+    store.submit(
+        a_job("j0"),
+        new_servers=[a_server("late", host=host, created_at=2.0), a_server("early", host=host)],
+    )
+    assert [s.id for s in store.servers_on_host("h1")] == ["early", "late"]
+    assert store.instance_ids_by_host(["h1", "h2"]) == {"h1": ["early", "late"]}
