@@ -26,7 +26,7 @@ from coldshift.jobs.ports import JobStore
 from coldshift.persistence.db import connect
 from coldshift.persistence.job_store import SqlJobStore
 from coldshift.persistence.region_store import SqlRegionStore
-from coldshift.persistence.schema import upgrade
+from coldshift.persistence.upgrades import upgrade
 from coldshift.placement import NumaFit, Placement
 from coldshift.services.ports import (
     ClientToken,

@@ -21,6 +21,17 @@ class HostState(StrEnum):
     RELEASED = "released"
 
 
+class ClaimRole(StrEnum):
+    """What a server's claim of room on a host is for."""
+
+    #: the host the server is placed on
+    PLACED = "placed"
+    #: a migration's target, until the switch-over
+    INCOMING = "incoming"
+    #: a migration's source after the switch-over, until the migration ends
+    OUTGOING = "outgoing"
+
+
 @dataclass(frozen=True, slots=True)
 class NumaNode:
     index: int

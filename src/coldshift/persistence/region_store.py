@@ -24,7 +24,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostInUse, InvalidMarker, ServerBusy
-from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, NumaNode, Placement
+from coldshift.domain.hosts import (
+    ClaimRole,
+    Host,
+    HostChange,
+    HostKind,
+    HostState,
+    NumaNode,
+    Placement,
+)
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
@@ -48,9 +56,9 @@ from coldshift.services.ports import (
     TaskGuard,
 )
 
-_ON_HOST = "placed"
-_INCOMING = "incoming"
-_OUTGOING = "outgoing"
+_ON_HOST = ClaimRole.PLACED.value
+_INCOMING = ClaimRole.INCOMING.value
+_OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
 _UNFINISHED = (JobStatus.INIT.value, JobStatus.RUNNING.value)
 

@@ -9,7 +9,15 @@ from enum import Enum
 from typing import Any
 
 from coldshift.domain.errors import HostInUse, InvalidMarker, ServerBusy
-from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, NumaNode, Placement
+from coldshift.domain.hosts import (
+    ClaimRole,
+    Host,
+    HostChange,
+    HostKind,
+    HostState,
+    NumaNode,
+    Placement,
+)
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
@@ -22,10 +30,6 @@ from coldshift.services.ports import (
     TaskGuard,
 )
 from coldshift.testing.fakes import InMemoryJobStore
-
-_ON_HOST = "placed"
-_INCOMING = "incoming"
-_OUTGOING = "outgoing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +250,7 @@ class InMemoryRegionStore:
         self,
         server_id: str,
         placement: Placement,
-        role: str = _ON_HOST,
+        role: str = ClaimRole.PLACED,
         then: TaskChange | None = None,
     ) -> bool:
         """Take the room of ``placement`` node by node, compare-and-set: a node without room
@@ -265,7 +269,7 @@ class InMemoryRegionStore:
                 self._servers[server_id] = changed
         return True
 
-    def has_claims(self, server_id: str, role: str = _ON_HOST) -> bool:
+    def has_claims(self, server_id: str, role: str = ClaimRole.PLACED) -> bool:
         with self._lock:
             return any(c.server_id == server_id and c.role == role for c in self._claims)
 
@@ -276,10 +280,13 @@ class InMemoryRegionStore:
 
     def switch_over(self, server_id: str, change: TaskChange | None) -> bool:
         with self._lock:
-            if not self.has_claims(server_id, _INCOMING):
+            if not self.has_claims(server_id, ClaimRole.INCOMING):
                 return False
             changed = self._changed(server_id, change) if change is not None else None
-            moved = {_ON_HOST: _OUTGOING, _INCOMING: _ON_HOST}
+            moved: dict[str, str] = {
+                ClaimRole.PLACED: ClaimRole.OUTGOING,
+                ClaimRole.INCOMING: ClaimRole.PLACED,
+            }
             self._claims = [
                 replace(c, role=moved[c.role])
                 if c.server_id == server_id and c.role in moved
@@ -375,7 +382,9 @@ class InMemoryRegionStore:
             if s.host_id == host_id and s.task_state != TaskState.RESIZE_FINISH.value
         }
         leaving = {
-            c.server_id for c in self._claims if c.host_id == host_id and c.role == _OUTGOING
+            c.server_id
+            for c in self._claims
+            if c.host_id == host_id and c.role == ClaimRole.OUTGOING
         }
         listed = [self._servers[i] for i in placed | leaving if i in self._servers]
         return [s.id for s in sorted(listed, key=lambda s: (s.created_at, s.id))]

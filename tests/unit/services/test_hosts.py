@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from coldshift.domain.commands import AllocateHosts, MigrateServer
@@ -27,13 +25,6 @@ from tests.unit.services.world import ALPHA, BETA, World, build_world
 @pytest.fixture
 def world() -> World:
     return build_world()
-
-
-def _refused(world: World, error: type[ColdshiftError], call: Callable[[], object]) -> None:
-    before = world.snapshot()
-    with pytest.raises(error):
-        call()
-    assert world.snapshot() == before
 
 
 def test_allocated_dehs_have_the_host_types_numa_nodes(world: World) -> None:
@@ -61,12 +52,12 @@ def test_allocated_dehs_have_the_host_types_numa_nodes(world: World) -> None:
 def test_an_allocation_is_refused_with_nothing_allocated(
     world: World, cmd: AllocateHosts, error: type[ColdshiftError]
 ) -> None:
-    _refused(world, error, lambda: allocate_hosts(world.region, cmd))
+    world.refused(error, lambda: allocate_hosts(world.region, cmd))
 
 
 def test_the_deh_quota_counts_what_is_held_not_what_was_released(world: World) -> None:
     ids = world.dehs(6)
-    _refused(world, QuotaExceeded, lambda: world.dehs(1))
+    world.refused(QuotaExceeded, lambda: world.dehs(1))
     release_host(world.region, ALPHA, ids[0])
     assert len(world.dehs(1)) == 1
 
@@ -77,13 +68,13 @@ def test_an_update_changes_only_what_it_names(world: World) -> None:
     update_host(world.region, ALPHA, deh, "", "off")
     host = world.host(deh)
     assert (host.name, host.auto_placement) == ("renamed", "off")
-    _refused(world, DedicatedHostNotFound, lambda: update_host(world.region, BETA, deh, "x", None))
+    world.refused(DedicatedHostNotFound, lambda: update_host(world.region, BETA, deh, "x", None))
 
 
 def test_a_deh_carrying_a_server_is_not_released(world: World) -> None:
     [deh] = world.dehs()
     [server_id] = world.servers(deh=deh)
-    _refused(world, HostInUse, lambda: release_host(world.region, ALPHA, deh))
+    world.refused(HostInUse, lambda: release_host(world.region, ALPHA, deh))
     batch_action(world.region, ALPHA, "delete", [server_id])
     world.run()
     release_host(world.region, ALPHA, deh)
@@ -94,11 +85,11 @@ def test_the_target_of_a_running_migration_is_not_released(world: World) -> None
     source, target = world.dehs(2)
     [server_id] = world.servers(deh=source)
     migrate_server(world.region, MigrateServer(ALPHA, server_id, target))
-    _refused(world, HostInUse, lambda: release_host(world.region, ALPHA, target))
+    world.refused(HostInUse, lambda: release_host(world.region, ALPHA, target))
 
 
 def test_a_released_deh_is_neither_released_again_nor_updated(world: World) -> None:
     [deh] = world.dehs()
     release_host(world.region, ALPHA, deh)
-    _refused(world, HostReleased, lambda: release_host(world.region, ALPHA, deh))
-    _refused(world, HostReleased, lambda: update_host(world.region, ALPHA, deh, "x", None))
+    world.refused(HostReleased, lambda: release_host(world.region, ALPHA, deh))
+    world.refused(HostReleased, lambda: update_host(world.region, ALPHA, deh, "x", None))

@@ -30,11 +30,7 @@ def world() -> World:
 
 
 def _refused(world: World, cmd: MigrateServer, error: type[ColdshiftError]) -> str:
-    before = world.snapshot()
-    with pytest.raises(error) as raised:
-        migrate_server(world.region, cmd)
-    assert world.snapshot() == before
-    return str(raised.value)
+    return world.refused(error, lambda: migrate_server(world.region, cmd))
 
 
 def test_another_projects_server_is_not_found(world: World) -> None:

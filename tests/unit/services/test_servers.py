@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -35,14 +34,6 @@ def world() -> World:
     return build_world()
 
 
-def _refused(world: World, error: type[ColdshiftError], call: Callable[[], object]) -> None:
-    """``call`` raises ``error`` and leaves everything as it was."""
-    before = world.snapshot()
-    with pytest.raises(error):
-        call()
-    assert world.snapshot() == before
-
-
 # ---- create ------------------------------------------------------------------------------
 
 
@@ -55,7 +46,7 @@ def test_a_create_count_out_of_bounds_is_refused(
     world: World, count: int, error: type[ColdshiftError]
 ) -> None:
     cmd = create_command(ALPHA, "t1.large.2", count)
-    _refused(world, error, lambda: create_servers(world.region, cmd))
+    world.refused(error, lambda: create_servers(world.region, cmd))
 
 
 def test_a_create_records_servers_and_a_job_and_the_worker_places_them(world: World) -> None:
@@ -78,7 +69,7 @@ def test_a_create_records_servers_and_a_job_and_the_worker_places_them(world: Wo
 def test_a_create_beyond_the_instance_quota_is_refused(world: World) -> None:
     create_servers(world.region, create_command(ALPHA, "t1.large.2", 30))
     over = create_command(ALPHA, "t1.large.2", 11)  # alpha's quota: 40 instances
-    _refused(world, QuotaExceeded, lambda: create_servers(world.region, over))
+    world.refused(QuotaExceeded, lambda: create_servers(world.region, over))
     assert world.store.count_servers(ALPHA) == 30
     create_servers(world.region, create_command(ALPHA, "t1.large.2", 10))
     assert world.store.count_servers(ALPHA) == 40
@@ -98,7 +89,7 @@ def test_a_client_token_with_another_body_is_refused(world: World) -> None:
         world.region, create_command(ALPHA, "t1.large.2", client_token="tok", body_hash="h1")
     )
     other = create_command(ALPHA, "t1.xlarge.2", client_token="tok", body_hash="h2")
-    _refused(world, BadRequest, lambda: create_servers(world.region, other))
+    world.refused(BadRequest, lambda: create_servers(world.region, other))
 
 
 def test_a_dry_run_records_nothing(world: World) -> None:
@@ -152,12 +143,12 @@ def test_one_bad_server_refuses_the_whole_batch(
     elif spoil == "busy":
         batch_action(world.region, ALPHA, "start", [bad])
     ids = {"unknown": [good, "no-such-ecs"], "twice": [good, good]}.get(spoil, [good, bad])
-    _refused(world, error, lambda: batch_action(world.region, ALPHA, "start", ids))
+    world.refused(error, lambda: batch_action(world.region, ALPHA, "start", ids))
     assert world.server(good).task_state is None
 
 
 def test_an_empty_batch_is_refused(world: World) -> None:
-    _refused(world, BadRequest, lambda: batch_action(world.region, ALPHA, "stop", []))
+    world.refused(BadRequest, lambda: batch_action(world.region, ALPHA, "stop", []))
 
 
 # ---- lock ----------------------------------------------------------------------------------
@@ -168,7 +159,7 @@ def test_the_lock_cannot_change_while_a_migration_runs(world: World) -> None:
     [server_id] = world.servers(deh=source)
     migrate_server(world.region, MigrateServer(ALPHA, server_id, target))
 
-    _refused(world, ServerBusy, lambda: set_locked(world.region, ALPHA, server_id, True))
+    world.refused(ServerBusy, lambda: set_locked(world.region, ALPHA, server_id, True))
     set_locked(world.region, ALPHA, server_id, False)  # already unlocked: nothing to change
 
     world.run()

@@ -3,12 +3,16 @@ with the test catalog's instant timings, and a worker run in the test's thread."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from coldshift.catalog.loader import load_catalog
 from coldshift.domain.catalog import Catalog
 from coldshift.domain.commands import AllocateHosts, CreateServers
+from coldshift.domain.errors import ColdshiftError
 from coldshift.domain.hosts import Host
 from coldshift.domain.servers import DEDICATED, SHARED, Server
 from coldshift.drivers.simulated import SimulatedDriver
@@ -91,6 +95,14 @@ class World:
     def free(self, host_id: str) -> list[int]:
         """Free vCPUs of each NUMA node of the host."""
         return [n.vcpus_free for n in self.host(host_id).nodes]
+
+    def refused(self, error: type[ColdshiftError], call: Callable[[], object]) -> str:
+        """``call`` raises ``error`` and leaves everything as it was; the error's message."""
+        before = self.snapshot()
+        with pytest.raises(error) as raised:
+            call()
+        assert self.snapshot() == before
+        return str(raised.value)
 
     def snapshot(self) -> tuple[object, ...]:
         """Everything a refused request must leave as it was."""

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from coldshift.domain.codes import Code
-from coldshift.domain.hosts import Host, HostKind
+from coldshift.domain.hosts import ClaimRole, Host, HostKind
 from coldshift.domain.job_types import JobType
 from coldshift.domain.lifecycle import (
     DISKS_COPIED,
@@ -44,9 +44,8 @@ from coldshift.services.claims import (
 from coldshift.services.context import Region
 from coldshift.services.workflows.common import guest_of, job_server
 
-#: claim roles: the target's room until the switch-over, then the source's until released
-INCOMING = "incoming"
-OUTGOING = "outgoing"
+INCOMING = ClaimRole.INCOMING.value
+OUTGOING = ClaimRole.OUTGOING.value
 
 # What later steps need, recorded by claim_target in the job's progress so that they read
 # neither the server nor the hosts again. (The submission records the source host's name.)
