@@ -1,0 +1,84 @@
+"""Host writes in SQL: the pool's reconciliation and the DeH use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, exists, select, update
+
+from coldshift.domain.errors import HostInUse
+from coldshift.domain.hosts import Host, HostChange, HostState
+from coldshift.domain.quotas import QuotaGuard
+from coldshift.persistence.guards import check_quota_in
+from coldshift.persistence.rows import host_to_values
+from coldshift.persistence.sql_store import SqlStore
+from coldshift.persistence.tables import claims, hosts, numa_nodes, servers
+
+
+class SqlHostStore(SqlStore):
+    """services.ports.HostStore in SQL."""
+
+    def add_hosts(self, new_hosts: Sequence[Host], quota: QuotaGuard | None = None) -> None:
+        with self._db.write() as conn:
+            if quota is not None:
+                check_quota_in(conn, quota)
+            _insert_hosts(conn, new_hosts)
+
+    def remove_hosts(self, host_ids: Sequence[str]) -> None:
+        if not host_ids:
+            return
+        with self._db.write() as conn:
+            conn.execute(delete(numa_nodes).where(numa_nodes.c.host_id.in_(list(host_ids))))
+            conn.execute(delete(hosts).where(hosts.c.id.in_(list(host_ids))))
+
+    def update_host(self, host_id: str, change: HostChange) -> None:
+        values = {
+            column: value
+            for column, value in (("name", change.name), ("auto_placement", change.auto_placement))
+            if value is not None
+        }
+        if not values:
+            return
+        with self._db.write() as conn:
+            conn.execute(update(hosts).where(hosts.c.id == host_id).values(**values))
+
+    def release_host(self, host_id: str) -> None:
+        """Release a DeH unless a server is on it or a claim (e.g. a migration) holds it."""
+        with self._db.write() as conn:
+            # Update first: the row lock makes concurrent claims on this host wait (see
+            # claim_store._claim_in)
+            conn.execute(
+                update(hosts)
+                .where(hosts.c.id == host_id)
+                .values(state=HostState.RELEASED.value, released_at=self._clock())
+            )
+            busy = conn.execute(
+                select(
+                    exists().where(servers.c.host_id == host_id)
+                    | exists().where(servers.c.migrating_to == host_id)
+                    | exists().where(claims.c.host_id == host_id)
+                )
+            ).scalar()
+            if busy:  # raising rolls the release back
+                raise HostInUse(host_id)
+
+
+def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:
+    if not new_hosts:
+        return
+    conn.execute(hosts.insert(), [host_to_values(h) for h in new_hosts])
+    conn.execute(
+        numa_nodes.insert(),
+        [
+            dict(
+                host_id=h.id,
+                node_index=n.index,
+                vcpus_total=n.vcpus_total,
+                memory_total=n.memory_total,
+                vcpus_free=n.vcpus_free,
+                memory_free=n.memory_free,
+            )
+            for h in new_hosts
+            for n in h.nodes
+        ],
+    )

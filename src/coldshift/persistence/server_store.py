@@ -1,0 +1,103 @@
+"""Server writes in SQL: submissions, task changes, the lock, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from coldshift.domain.lifecycle import TaskChange
+from coldshift.domain.quotas import QuotaGuard
+from coldshift.domain.servers import Server, TaskState
+from coldshift.jobs.model import NewJob
+from coldshift.persistence.claim_store import release_in
+from coldshift.persistence.guards import change_task_in, check_quota_in, start_task_in
+from coldshift.persistence.job_signals import announce
+from coldshift.persistence.job_store import insert_job
+from coldshift.persistence.rows import server_to_values
+from coldshift.persistence.sql_store import SqlStore
+from coldshift.persistence.tables import client_tokens, servers
+from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
+
+
+class SqlServerStore(SqlStore):
+    """services.ports.ServerStore in SQL: jobs recorded with the server changes that start
+    them, in one transaction."""
+
+    def submit(
+        self,
+        job: NewJob,
+        *,
+        new_servers: Sequence[Server] = (),
+        guards: Sequence[TaskGuard] = (),
+        client_token: ClientToken | None = None,
+        quota: QuotaGuard | None = None,
+    ) -> None:
+        """Record a job with the server changes that start it, in one transaction.
+
+        Each guard moves a server from "no task" to a task; if another request got there
+        first the whole submission is refused (ServerBusy) and nothing is recorded.
+        """
+        now = self._clock()
+        try:
+            with self._db.write() as conn:
+                if quota is not None:
+                    check_quota_in(conn, quota)
+                for guard in guards:
+                    start_task_in(conn, guard, now)
+                if new_servers:
+                    conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
+                announce(conn, insert_job(conn, job, now))
+                if client_token is not None:
+                    conn.execute(
+                        client_tokens.insert().values(
+                            project_id=client_token.project_id,
+                            token=client_token.token,
+                            body_hash=client_token.body_hash,
+                            response=client_token.response,
+                            created_at=now,
+                        )
+                    )
+        except IntegrityError as exc:
+            if client_token is None:
+                raise
+            raise DuplicateSubmission(client_token.token) from exc
+
+    def find_client_token(
+        self, project_id: str, token: str, not_before: float
+    ) -> ClientToken | None:
+        query = select(client_tokens).where(
+            client_tokens.c.project_id == project_id,
+            client_tokens.c.token == token,
+            client_tokens.c.created_at >= not_before,
+        )
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return ClientToken(row.project_id, row.token, row.body_hash, dict(row.response))
+
+    def change_task(self, server_id: str, change: TaskChange) -> None:
+        with self._db.write() as conn:
+            change_task_in(conn, server_id, change, self._clock())
+
+    def set_locked(self, server_id: str, locked: bool, frozen_during: frozenset[TaskState]) -> bool:
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(servers)
+                .where(
+                    servers.c.id == server_id,
+                    servers.c.task_state.is_(None)
+                    | servers.c.task_state.not_in(sorted(t.value for t in frozen_during)),
+                )
+                .values(locked=locked, updated_at=self._clock())
+            )
+        return result.rowcount == 1
+
+    def delete_server(self, server_id: str) -> list[str]:
+        """Remove a server and give back all its capacity. Idempotent. The hosts given room."""
+        with self._db.write() as conn:
+            freed = release_in(conn, server_id, None)
+            conn.execute(delete(servers).where(servers.c.id == server_id))
+        return freed
