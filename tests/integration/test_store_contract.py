@@ -22,6 +22,7 @@ from coldshift.domain.lifecycle import (
 )
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState, VmState
+from coldshift.jobs.model import JobStatus
 from coldshift.jobs.ports import JobStore
 from coldshift.persistence.db import connect
 from coldshift.persistence.job_store import SqlJobStore
@@ -248,6 +249,22 @@ def test_a_server_is_idle_only_once_its_last_job_ended(stores: Stores) -> None:
     found = store.get_server(None, "s1")
     assert found is not None
     assert (found.task_state, found.task_job_id) == (TaskState.RESIZE_PREP.value, "n1")
+
+
+def test_a_parent_is_running_from_the_claim_of_its_first_sub_job(stores: Stores) -> None:
+    stores.region.submit(a_job("p", children=["p1", "p2"]))
+    tree = stores.region.job_tree(PROJECT, "p")
+    assert tree is not None and tree[0].status is JobStatus.INIT
+    taken = stores.jobs.claim_next("w", 30.0)
+    assert taken is not None and taken.id == "p1"
+    # no step of it has run yet: being taken is what makes both RUNNING
+    tree = stores.region.job_tree(PROJECT, "p")
+    assert tree is not None
+    parent, children = tree
+    assert (parent.status, [c.status for c in children]) == (
+        JobStatus.RUNNING,
+        [JobStatus.RUNNING, JobStatus.INIT],
+    )
 
 
 def test_an_illegal_transition_is_refused_and_changes_nothing(stores: Stores) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 
 class JobStatus(StrEnum):
-    #: recorded, no step finished yet
+    #: recorded, not yet taken by a worker (a parent: none of its sub-jobs taken)
     INIT = "INIT"
-    #: at least one step finished
+    #: taken by a worker (a parent: one of its sub-jobs taken, in the same transaction, so a
+    #: reader never sees a sub-job's effects beside an INIT parent)
     RUNNING = "RUNNING"
     #: every step finished; terminal
     SUCCESS = "SUCCESS"
