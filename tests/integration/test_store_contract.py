@@ -22,7 +22,7 @@ from coldshift.domain.lifecycle import (
 )
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState, VmState
-from coldshift.jobs.model import JobStatus
+from coldshift.jobs.model import JobStatus, NewJob
 from coldshift.jobs.ports import JobStore
 from coldshift.persistence.db import connect
 from coldshift.persistence.job_store import SqlJobStore
@@ -32,6 +32,7 @@ from coldshift.placement import NumaFit, Placement
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    JobPage,
     RegionStore,
     ServerColumns,
     TaskGuard,
@@ -372,6 +373,42 @@ def test_listings_share_the_sql_order(stores: Stores) -> None:
     assert ([s.id for s in last.servers], last.more, last.total) == (["s1"], False, None)
     with pytest.raises(InvalidMarker):
         store.page_servers(PROJECT, ServerColumns(), limit=1, after="other")
+
+
+def test_the_job_listing_pages_newest_first_with_its_sub_jobs(stores: Stores) -> None:
+    store, clock = stores.region, stores.clock
+    store.submit(a_job("a", children=["a2", "a1"]))
+    store.submit(NewJob("other-type", PROJECT, "startServer", {}))
+    clock.advance(1)
+    store.submit(a_job("c"))
+    store.submit(a_job("b"))  # created at the same time as c: the id breaks the tie
+    store.submit(a_job("foreign", project_id="p2"))
+    clock.advance(1)
+    store.submit(a_job("d"))
+
+    def ids(page: JobPage) -> list[str]:
+        return [job.id for job, _ in page.jobs]
+
+    every = store.page_jobs(PROJECT, status=None, job_type=None, limit=10)
+    assert (ids(every), every.more) == (["d", "c", "b", "other-type", "a"], False)
+    assert [c.id for c in every.jobs[-1][1]] == ["a2", "a1"]  # in their order, not by id
+    first = store.page_jobs(PROJECT, status=None, job_type=None, limit=2)
+    assert (ids(first), first.more) == (["d", "c"], True)
+    rest = store.page_jobs(PROJECT, status=None, job_type=None, limit=2, after="c")
+    assert (ids(rest), rest.more) == (["b", "other-type"], True)
+
+    taken = stores.jobs.claim_next("w", 30.0)  # a1 or a2: the oldest runnable
+    assert taken is not None and taken.parent_id == "a"
+    running = store.page_jobs(PROJECT, status=JobStatus.RUNNING, job_type=None, limit=10)
+    assert ids(running) == ["a"]
+    typed = store.page_jobs(PROJECT, status=JobStatus.INIT, job_type="test", limit=1, after="d")
+    assert (ids(typed), typed.more) == (["c"], True)
+    # the marker need not match the filters: its job's status moves on between pages
+    after_a = store.page_jobs(PROJECT, status=JobStatus.INIT, job_type=None, limit=5, after="a")
+    assert (ids(after_a), after_a.more) == ([], False)
+    for marker in ("foreign", "a1", "nothing", ""):
+        with pytest.raises(InvalidMarker):
+            store.page_jobs(PROJECT, status=None, job_type=None, limit=1, after=marker)
 
 
 def test_hosts_list_what_is_placed_on_them(stores: Stores) -> None:

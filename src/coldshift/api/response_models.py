@@ -41,6 +41,11 @@ class NovaErrorBody(RootModel[dict[str, NovaFault]]):
     root: dict[str, NovaFault] = Field(min_length=1, max_length=1)
 
 
+class Link(_Doc):
+    rel: str
+    href: str
+
+
 # --- jobs --------------------------------------------------------------------------------------
 
 
@@ -64,12 +69,15 @@ class Job(_Doc):
     entities: dict[str, Any]
 
 
+class JobList(_Doc):
+    """The job listing (a coldshift extension): newest first, each job as GET job shows it."""
+
+    jobs: list[Job]
+    jobs_links: list[Link] = Field(description='[{"rel": "next", "href": ...}] while more follow')
+    request_id: str
+
+
 # --- flavors and zones -------------------------------------------------------------------------
-
-
-class Link(_Doc):
-    rel: str
-    href: str
 
 
 class Flavor(_Doc):

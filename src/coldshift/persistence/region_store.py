@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
+    Table,
     and_,
     bindparam,
     func,
@@ -20,14 +21,14 @@ from sqlalchemy import (
 from coldshift.domain.errors import InvalidMarker
 from coldshift.domain.hosts import ClaimRole, Host, HostKind, NumaNode
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job
+from coldshift.jobs.model import Job, JobStatus
 from coldshift.persistence.claim_store import SqlClaimStore
 from coldshift.persistence.host_store import SqlHostStore
-from coldshift.persistence.job_store import load_job_tree
+from coldshift.persistence.job_store import job_from_row, load_job_tree
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
 from coldshift.persistence.server_store import SqlServerStore
-from coldshift.persistence.tables import claims, hosts, numa_nodes, servers
-from coldshift.services.ports import ServerColumns, ServerPage
+from coldshift.persistence.tables import claims, hosts, jobs, numa_nodes, servers
+from coldshift.services.ports import JobPage, ServerColumns, ServerPage
 
 _OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
@@ -78,7 +79,7 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore):
     ) -> ServerPage:
         matching = [servers.c.project_id == project_id, *_column_equalities(where)]
         with self._db.read() as conn:
-            keyset = [] if after is None else [_past_marker(conn, matching, after)]
+            keyset = [] if after is None else [_past_marker(conn, servers, matching, after)]
             # One row beyond the page tells whether more follow, without counting them.
             query = (
                 select(servers)
@@ -151,6 +152,41 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore):
         with self._db.read() as conn:
             return load_job_tree(conn, project_id, job_id)
 
+    def page_jobs(
+        self,
+        project_id: str,
+        *,
+        status: JobStatus | None,
+        job_type: str | None,
+        limit: int,
+        after: str | None = None,
+    ) -> JobPage:
+        top = [jobs.c.project_id == project_id, jobs.c.parent_id.is_(None)]
+        wanted = {jobs.c.status: status.value if status else None, jobs.c.job_type: job_type}
+        matching = [*top, *(column == value for column, value in wanted.items() if value)]
+        with self._db.read() as conn:
+            keyset = [] if after is None else [_past_marker(conn, jobs, top, after)]
+            # The page's ids (one beyond it tells whether more follow) and, in the same
+            # statement, their sub-jobs: one query however many jobs the page holds.
+            page = (
+                select(jobs.c.id)
+                .where(*matching, *keyset)
+                .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+                .limit(limit + 1)
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                select(jobs)
+                .where(or_(jobs.c.id.in_(page), jobs.c.parent_id.in_(page)))
+                .order_by(jobs.c.created_at.desc(), jobs.c.id.desc(), jobs.c.position)
+            ).all()
+        parents = [r for r in rows if r.parent_id is None]
+        children: dict[str, list[Job]] = defaultdict(list)
+        for row in sorted((r for r in rows if r.parent_id), key=lambda r: r.position):
+            children[row.parent_id].append(job_from_row(row))
+        found = [(job_from_row(r), children[r.id]) for r in parents[:limit]]
+        return JobPage(jobs=found, more=len(parents) > limit)
+
 
 def _listed_on(host_ids: list[str]) -> CompoundSelect[tuple[str, str, float]]:
     """(host_id, server_id, created_at) of the servers each host lists (api.md §5.7): those
@@ -183,22 +219,22 @@ def _column_equalities(where: ServerColumns) -> list[ColumnElement[bool]]:
 
 
 def _past_marker(
-    conn: Connection, matching: list[ColumnElement[bool]], marker: str
+    conn: Connection, table: Table, matching: list[ColumnElement[bool]], marker: str
 ) -> ColumnElement[bool]:
-    """The listing's rows after the matching server ``marker`` (newest first, id breaking
-    ties), as a keyset condition that the project's created_at index serves."""
+    """A listing's rows of ``table`` after the matching row ``marker`` (newest first, id
+    breaking ties), as a keyset condition that the created_at indexes serve."""
     # PostgreSQL refuses NUL in text, and no id holds one.
     found = None
     if "\x00" not in marker:
         found = conn.execute(
-            select(servers.c.created_at, servers.c.id).where(*matching, servers.c.id == marker)
+            select(table.c.created_at, table.c.id).where(*matching, table.c.id == marker)
         ).first()
     if found is None:
         raise InvalidMarker(marker)
-    created_at, server_id = found
+    created_at, row_id = found
     return or_(
-        servers.c.created_at < created_at,
-        and_(servers.c.created_at == created_at, servers.c.id < server_id),
+        table.c.created_at < created_at,
+        and_(table.c.created_at == created_at, table.c.id < row_id),
     )
 
 

@@ -130,6 +130,7 @@ jobs = Table(
     Index("ix_jobs_runnable", "runnable", "created_at"),
     Index("ix_jobs_parent", "parent_id"),
     Index("ix_jobs_end_time", "end_time"),
+    Index("ix_jobs_listing", "project_id", "parent_id", "created_at", "id"),
 )
 
 # What jobs could not clean up (jobs.maintenance): kept apart from ``jobs`` so that it

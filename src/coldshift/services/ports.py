@@ -10,7 +10,7 @@ from coldshift.domain.hosts import Host, HostChange, HostKind, Placement
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job, MaintenanceTask, NewJob
+from coldshift.jobs.model import Job, JobStatus, MaintenanceTask, NewJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,15 @@ class ServerColumns:
     image_ref: str | None = None
     server_id: str | None = None
     availability_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of the job listing: each top-level job with its sub-jobs (in their order),
+    and whether more jobs follow."""
+
+    jobs: list[tuple[Job, list[Job]]]
+    more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,21 @@ class RegionReads(HostReads, Protocol):
 
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
         """A top-level job of the project and its children, in their order."""
+        ...
+
+    def page_jobs(
+        self,
+        project_id: str,
+        *,
+        status: JobStatus | None,
+        job_type: str | None,
+        limit: int,
+        after: str | None = None,
+    ) -> JobPage:
+        """The ``limit`` top-level jobs of the project with this status and type (``None``:
+        any), newest first (created time, then id, descending), after the project's
+        top-level job ``after`` (InvalidMarker when it has none of that id; the marker need
+        not match the filters, as a job's status moves on between pages)."""
         ...
 
 

@@ -21,10 +21,11 @@ from coldshift.domain.hosts import (
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job, NewJob
+from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    JobPage,
     ServerColumns,
     ServerPage,
     TaskGuard,
@@ -140,6 +141,35 @@ class InMemoryRegionStore:
         if job is None or job.project_id != project_id or job.parent_id is not None:
             return None
         return job, self._jobs.children(job_id)
+
+    def page_jobs(
+        self,
+        project_id: str,
+        *,
+        status: JobStatus | None,
+        job_type: str | None,
+        limit: int,
+        after: str | None = None,
+    ) -> JobPage:
+        # begin_time is the creation time in both stores (nothing changes it after)
+        top = sorted(
+            (j for j in self._jobs.jobs.values() if j.project_id == project_id and not j.parent_id),
+            key=lambda j: (j.begin_time, j.id),
+            reverse=True,
+        )
+        start = 0
+        if after is not None:
+            ids = [j.id for j in top]
+            if after not in ids:
+                raise InvalidMarker(after)
+            start = ids.index(after) + 1
+        matching = [
+            j
+            for j in top[start:]
+            if (status is None or j.status is status) and job_type in (None, j.job_type)
+        ]
+        found = [(j, self._jobs.children(j.id)) for j in matching[:limit]]
+        return JobPage(jobs=found, more=len(matching) > limit)
 
     # ---- servers -----------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from coldshift.catalog.loader import load_default_catalog
 from coldshift.domain.errors import DedicatedHostNotFound, JobNotFound, ServerNotFound
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.servers import Server
-from coldshift.jobs.model import Job
-from coldshift.services.queries import Queries, ServerColumns, ServerPage
+from coldshift.jobs.model import Job, JobStatus
+from coldshift.services.queries import JobPage, Queries, ServerColumns, ServerPage
 
 JOB_ID = "0" * 32
 
@@ -74,6 +74,18 @@ class StubReads:
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
         self.calls.append(("job_tree", job_id))
         return None
+
+    def page_jobs(
+        self,
+        project_id: str,
+        *,
+        status: JobStatus | None,
+        job_type: str | None,
+        limit: int,
+        after: str | None = None,
+    ) -> JobPage:
+        self.calls.append(("page_jobs", after))
+        return JobPage(jobs=[], more=False)
 
 
 def _server(server_id: str, host_id: str | None, project_id: str = "p1") -> Server:
