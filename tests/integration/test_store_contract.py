@@ -32,6 +32,7 @@ from coldshift.placement import NumaFit, Placement
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    JobColumns,
     JobPage,
     RegionStore,
     ServerColumns,
@@ -389,26 +390,26 @@ def test_the_job_listing_pages_newest_first_with_its_sub_jobs(stores: Stores) ->
     def ids(page: JobPage) -> list[str]:
         return [job.id for job, _ in page.jobs]
 
-    every = store.page_jobs(PROJECT, status=None, job_type=None, limit=10)
+    every = store.page_jobs(PROJECT, JobColumns(), limit=10)
     assert (ids(every), every.more) == (["d", "c", "b", "other-type", "a"], False)
     assert [c.id for c in every.jobs[-1][1]] == ["a2", "a1"]  # in their order, not by id
-    first = store.page_jobs(PROJECT, status=None, job_type=None, limit=2)
+    first = store.page_jobs(PROJECT, JobColumns(), limit=2)
     assert (ids(first), first.more) == (["d", "c"], True)
-    rest = store.page_jobs(PROJECT, status=None, job_type=None, limit=2, after="c")
+    rest = store.page_jobs(PROJECT, JobColumns(), limit=2, after="c")
     assert (ids(rest), rest.more) == (["b", "other-type"], True)
 
     taken = stores.jobs.claim_next("w", 30.0)  # a1 or a2: the oldest runnable
     assert taken is not None and taken.parent_id == "a"
-    running = store.page_jobs(PROJECT, status=JobStatus.RUNNING, job_type=None, limit=10)
+    running = store.page_jobs(PROJECT, JobColumns(JobStatus.RUNNING), limit=10)
     assert ids(running) == ["a"]
-    typed = store.page_jobs(PROJECT, status=JobStatus.INIT, job_type="test", limit=1, after="d")
+    typed = store.page_jobs(PROJECT, JobColumns(JobStatus.INIT, "test"), limit=1, after="d")
     assert (ids(typed), typed.more) == (["c"], True)
     # the marker need not match the filters: its job's status moves on between pages
-    after_a = store.page_jobs(PROJECT, status=JobStatus.INIT, job_type=None, limit=5, after="a")
+    after_a = store.page_jobs(PROJECT, JobColumns(JobStatus.INIT), limit=5, after="a")
     assert (ids(after_a), after_a.more) == ([], False)
     for marker in ("foreign", "a1", "nothing", ""):
         with pytest.raises(InvalidMarker):
-            store.page_jobs(PROJECT, status=None, job_type=None, limit=1, after=marker)
+            store.page_jobs(PROJECT, JobColumns(), limit=1, after=marker)
 
 
 def test_hosts_list_what_is_placed_on_them(stores: Stores) -> None:

@@ -21,14 +21,14 @@ from sqlalchemy import (
 from coldshift.domain.errors import InvalidMarker
 from coldshift.domain.hosts import ClaimRole, Host, HostKind, NumaNode
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job, JobStatus
+from coldshift.jobs.model import Job
 from coldshift.persistence.claim_store import SqlClaimStore
 from coldshift.persistence.host_store import SqlHostStore
 from coldshift.persistence.job_store import job_from_row, load_job_tree
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
 from coldshift.persistence.server_store import SqlServerStore
 from coldshift.persistence.tables import claims, hosts, jobs, numa_nodes, servers
-from coldshift.services.ports import JobPage, ServerColumns, ServerPage
+from coldshift.services.ports import JobColumns, JobPage, ServerColumns, ServerPage
 
 _OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
@@ -153,16 +153,11 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore):
             return load_job_tree(conn, project_id, job_id)
 
     def page_jobs(
-        self,
-        project_id: str,
-        *,
-        status: JobStatus | None,
-        job_type: str | None,
-        limit: int,
-        after: str | None = None,
+        self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None
     ) -> JobPage:
         top = [jobs.c.project_id == project_id, jobs.c.parent_id.is_(None)]
-        wanted = {jobs.c.status: status.value if status else None, jobs.c.job_type: job_type}
+        status = where.status.value if where.status else None
+        wanted = {jobs.c.status: status, jobs.c.job_type: where.job_type}
         matching = [*top, *(column == value for column, value in wanted.items() if value)]
         with self._db.read() as conn:
             keyset = [] if after is None else [_past_marker(conn, jobs, top, after)]

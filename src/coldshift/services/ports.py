@@ -51,6 +51,14 @@ class ServerColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class JobColumns:
+    """Job listing filters, column equalities as ServerColumns are. ``None`` filters nothing."""
+
+    status: JobStatus | None = None
+    job_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of the job listing: each top-level job with its sub-jobs (in their order),
     and whether more jobs follow."""
@@ -129,18 +137,12 @@ class RegionReads(HostReads, Protocol):
         ...
 
     def page_jobs(
-        self,
-        project_id: str,
-        *,
-        status: JobStatus | None,
-        job_type: str | None,
-        limit: int,
-        after: str | None = None,
+        self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None
     ) -> JobPage:
-        """The ``limit`` top-level jobs of the project with this status and type (``None``:
-        any), newest first (created time, then id, descending), after the project's
-        top-level job ``after`` (InvalidMarker when it has none of that id; the marker need
-        not match the filters, as a job's status moves on between pages)."""
+        """The ``limit`` top-level jobs of the project that match ``where``, newest first
+        (created time, then id, descending), after the project's top-level job ``after``
+        (InvalidMarker when it has none of that id; the marker need not match ``where``, as
+        a job's status moves on between pages)."""
         ...
 
 

@@ -14,11 +14,19 @@ from coldshift.domain.errors import DedicatedHostNotFound, JobNotFound, ServerNo
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.ids import is_job_id
 from coldshift.domain.servers import Server
-from coldshift.jobs.model import Job, JobStatus
-from coldshift.services.ports import JobPage, RegionReads, ServerColumns, ServerPage
+from coldshift.jobs.model import Job
+from coldshift.services.ports import JobColumns, JobPage, RegionReads, ServerColumns, ServerPage
 
 # Listing callers name the filters and read the page without reaching for the storage port.
-__all__ = ["JobPage", "Queries", "QuotaLine", "ServerColumns", "ServerPage", "deh_quota"]
+__all__ = [
+    "JobColumns",
+    "JobPage",
+    "Queries",
+    "QuotaLine",
+    "ServerColumns",
+    "ServerPage",
+    "deh_quota",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +94,10 @@ class Queries:
         return tree
 
     def job_page(
-        self,
-        project_id: str,
-        *,
-        status: JobStatus | None = None,
-        job_type: str | None = None,
-        limit: int,
-        after: str | None = None,
+        self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None
     ) -> JobPage:
         """One page of the project's top-level jobs, newest first (see RegionReads)."""
-        return self.store.page_jobs(
-            project_id, status=status, job_type=job_type, limit=limit, after=after
-        )
+        return self.store.page_jobs(project_id, where, limit=limit, after=after)
 
     def deh(self, project_id: str, host_id: str) -> Host:
         """A DeH of the project; another project's DeH answers exactly like an unknown one."""

@@ -21,10 +21,11 @@ from coldshift.domain.hosts import (
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job, JobStatus, NewJob
+from coldshift.jobs.model import Job, NewJob
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    JobColumns,
     JobPage,
     ServerColumns,
     ServerPage,
@@ -143,13 +144,7 @@ class InMemoryRegionStore:
         return job, self._jobs.children(job_id)
 
     def page_jobs(
-        self,
-        project_id: str,
-        *,
-        status: JobStatus | None,
-        job_type: str | None,
-        limit: int,
-        after: str | None = None,
+        self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None
     ) -> JobPage:
         # begin_time is the creation time in both stores (nothing changes it after)
         top = sorted(
@@ -166,7 +161,7 @@ class InMemoryRegionStore:
         matching = [
             j
             for j in top[start:]
-            if (status is None or j.status is status) and job_type in (None, j.job_type)
+            if where.status in (None, j.status) and where.job_type in (None, j.job_type)
         ]
         found = [(j, self._jobs.children(j.id)) for j in matching[:limit]]
         return JobPage(jobs=found, more=len(matching) > limit)

@@ -11,8 +11,8 @@ from coldshift.catalog.loader import load_default_catalog
 from coldshift.domain.errors import DedicatedHostNotFound, JobNotFound, ServerNotFound
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.servers import Server
-from coldshift.jobs.model import Job, JobStatus
-from coldshift.services.queries import JobPage, Queries, ServerColumns, ServerPage
+from coldshift.jobs.model import Job
+from coldshift.services.queries import JobColumns, JobPage, Queries, ServerColumns, ServerPage
 
 JOB_ID = "0" * 32
 
@@ -76,13 +76,7 @@ class StubReads:
         return None
 
     def page_jobs(
-        self,
-        project_id: str,
-        *,
-        status: JobStatus | None,
-        job_type: str | None,
-        limit: int,
-        after: str | None = None,
+        self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None
     ) -> JobPage:
         self.calls.append(("page_jobs", after))
         return JobPage(jobs=[], more=False)

@@ -17,6 +17,7 @@ from coldshift.api.responses import JsonResponse
 from coldshift.api.views.jobs import job_view
 from coldshift.domain.errors import BadRequest
 from coldshift.jobs.model import JobStatus
+from coldshift.services.queries import JobColumns
 
 router = APIRouter()
 
@@ -49,13 +50,8 @@ def list_jobs(request: Request, project_id: str) -> Response:
         raise BadRequest(f"query parameter status must be one of {', '.join(_STATUSES)}")
     job_type = query_str(request, "job_type")
     marker = request.query_params.get("marker")
-    page = queries_of(request).job_page(
-        project_id,
-        status=JobStatus(status) if status else None,
-        job_type=job_type,
-        limit=limit,
-        after=marker,
-    )
+    where = JobColumns(JobStatus(status) if status else None, job_type)
+    page = queries_of(request).job_page(project_id, where, limit=limit, after=marker)
     links = []
     if page.more and page.jobs:
         wanted = {"limit": limit, "status": status, "job_type": job_type}
