@@ -13,7 +13,14 @@ from coldshift.domain.catalog import Catalog
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
-from coldshift.persistence.db import Database, connect, sqlite_path
+from coldshift.persistence.db import (
+    Database,
+    DatabaseUnreachable,
+    DatabaseUrlError,
+    connect,
+    normalise_url,
+    sqlite_path,
+)
 from coldshift.persistence.invariants import check as check_invariants
 from coldshift.persistence.job_signals import JobListener
 from coldshift.persistence.job_store import SqlJobStore
@@ -40,7 +47,14 @@ class Container:
     stopped: bool = False
 
 
+def check_db_url(db_url: str) -> None:
+    """Refuse (DatabaseUrlError) a URL that cannot work, before anything is bound or built."""
+    normalise_url(db_url)
+
+
 def build(settings: Settings, catalog: Catalog) -> Container:
+    """Raises DatabaseUrlError for a URL that cannot work and DatabaseUnreachable when its
+    server does not answer; nothing is left running then."""
     db = connect(settings.db_url)
     clock = time.time
     store = SqlRegionStore(db, clock)
@@ -144,9 +158,12 @@ def check_database(db_url: str) -> CheckReport:
 __all__ = [
     "CheckReport",
     "Container",
+    "DatabaseUnreachable",
+    "DatabaseUrlError",
     "NoDatabase",
     "build",
     "check_database",
+    "check_db_url",
     "prepare",
     "sqlite_path",
     "start",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -13,7 +14,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 
@@ -67,9 +69,47 @@ class Database:
         self.engine.dispose()
 
 
+URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+# The drivers this package installs: any other one fails deep in SQLAlchemy on a missing module.
+_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
+
+
+class DatabaseUrlError(ValueError):
+    """The URL itself is wrong (malformed, unsupported, no database): no server was asked."""
+
+
+class DatabaseUnreachable(Exception):
+    """The URL is well formed but its database cannot be connected to."""
+
+
+def display_url(url: str) -> str:
+    """The URL for messages: never with its password, even when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # Up to the last @: a password may hold an @ of its own; hiding too much is harmless.
+        return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseUrlError(f"not a database URL: {display_url(url)}; use {URL_FORMS}") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if driver not in _DRIVERS.get(backend, ()):
+        raise DatabaseUrlError(
+            f"unsupported database {display_url(url)}; coldshift runs on {URL_FORMS}"
+        )
+    if backend != "sqlite" and not parsed.database:
+        raise DatabaseUrlError(f"no database name in {display_url(url)}; add one: {URL_FORMS}")
+    return parsed
+
+
 def normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and pick the psycopg 3 driver for it."""
-    parsed = make_url(url)
+    """Accept ``postgresql://`` and pick the psycopg 3 driver for it; refuse, with
+    DatabaseUrlError, a URL that cannot work whatever the server."""
+    parsed = _parse(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
@@ -84,7 +124,7 @@ def sqlite_path(url: str) -> str | None:
 
 
 def connect(url: str, *, pool_size: int = 20) -> Database:
-    url = normalise_url(url)
+    given, url = url, normalise_url(url)
     # JSON columns (server details, job payloads) are decoded on every read: orjson reads
     # the same documents several times faster than the json module.
     if url.startswith("sqlite"):
@@ -96,7 +136,32 @@ def connect(url: str, *, pool_size: int = 20) -> Database:
         pool_pre_ping=True,
         json_deserializer=orjson.loads,
     )
+    _probe(engine, given)
     return Database(engine)
+
+
+def _probe(engine: Engine, url: str) -> None:
+    """Connect once now, so that a server that is down or a database that is missing is
+    one DatabaseUnreachable here rather than a driver traceback from deep in the start-up.
+    The connection goes back to the pool for the first real use."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        # psycopg: 'connection failed: connection to server at "h", port 1 failed: REASON\n\t
+        # hint...'; the reason is what a user can act on, the rest is on several lines.
+        first_line = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+        reason = first_line.rsplit(" failed: ", 1)[-1].replace("FATAL:  ", "").strip()
+        database = make_url(url).database
+        advice = (
+            f"create it (createdb {database}) or name another"
+            if f'database "{database}" does not exist' in reason
+            else "start PostgreSQL there or correct the host, port, user and password"
+        )
+        raise DatabaseUnreachable(
+            f"cannot reach database {display_url(url)} ({reason}); {advice}"
+        ) from exc
 
 
 def _sqlite_engine(url: str) -> Engine:
