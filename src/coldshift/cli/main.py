@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, TextIO
 
 import typer
@@ -70,27 +74,67 @@ def serve(
         drain_seconds=drain_seconds,
         job_retention_seconds=job_retention_hours * 3600,
     )
+    with _database_errors():
+        bootstrap.check_db_url(settings.db_url)
+    # Bound before anything is built: a port in use is one line, not a banner, a schema and
+    # job workers to undo. The socket is only bound here; uvicorn starts listening on it.
+    listening = _bind(host, port)
     lock = _single_process_lock(settings.db_url)
-    container = bootstrap.build(settings, loaded)
+    with _database_errors():
+        container = bootstrap.build(settings, loaded)
     try:
         bootstrap.start(container)
     except ColdshiftError as exc:
         console.print(f"[red]coldshift: {exc}[/red]")
         raise typer.Exit(2) from exc
     _banner(settings, loaded)
+    config = uvicorn.Config(
+        web.create_app(container), host=host, port=port, log_level=log_level, access_log=False
+    )
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(
-            web.create_app(container),
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-        )
+        server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        pass  # as uvicorn.run: a second Ctrl-C during shutdown ends quietly
     finally:
         # Reached only when uvicorn returns without re-raising a signal; stop is idempotent.
         bootstrap.stop(container)
+        listening.close()
         if lock is not None:
             lock.close()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn.run's STARTUP_FAILURE, which it exits with itself
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn tells them apart
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    # As uvicorn: a port a previous run left in TIME_WAIT is free; one that is listened on is not.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or os.strerror(exc.errno or errno.EINVAL)
+        console.print(
+            f"[red]coldshift: cannot listen on {escape(host)}:{port}: {reason.lower()}[/red]"
+        )
+        raise typer.Exit(2) from exc
+    return sock
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database URL that is wrong is bad usage (2); one that is right but does not answer
+    is an unreachable region (3). Either is one line, with the URL's password hidden."""
+    try:
+        yield
+    except bootstrap.DatabaseUrlError as exc:
+        console.print(f"[red]coldshift: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    except bootstrap.DatabaseUnreachable as exc:
+        console.print(f"[red]coldshift: {escape(str(exc))}[/red]")
+        raise typer.Exit(3) from exc
 
 
 def _load_catalog(path: str | None) -> Catalog:
@@ -147,7 +191,8 @@ def check(
 ) -> None:
     """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
     try:
-        report = bootstrap.check_database(db)
+        with _database_errors():
+            report = bootstrap.check_database(db)
     except bootstrap.NoDatabase as exc:
         console.print(f"[red]coldshift: {escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
