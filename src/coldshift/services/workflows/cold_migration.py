@@ -32,7 +32,7 @@ from coldshift.domain.lifecycle import (
     Transition,
 )
 from coldshift.domain.servers import DEDICATED, SHARED
-from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
+from coldshift.drivers.base import GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.claims import (
     PUBLIC_POOL,
@@ -42,7 +42,7 @@ from coldshift.services.claims import (
     claim_room,
 )
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import guest_of, job_server
+from coldshift.services.workflows.common import driver_call, guest_of, job_server
 
 INCOMING = ClaimRole.INCOMING.value
 OUTGOING = ClaimRole.OUTGOING.value
@@ -127,7 +127,7 @@ class DriverStep:
 
     def run(self, ctx: StepContext) -> None:
         guest, target = _guest(ctx), _target(ctx).name
-        _driver_call(lambda: self.call(self.region.driver, guest, target))
+        driver_call(lambda: self.call(self.region.driver, guest, target))
         if self.then is not None:
             change = self.then.change
             ctx.defer(lambda: self.region.store.change_task(guest.server_id, change))
@@ -136,9 +136,9 @@ class DriverStep:
         guest = _guest(ctx)
         if self.on_target:
             target = _target(ctx).name
-            _driver_call(lambda: self.region.driver.discard_target(guest, target))
+            driver_call(lambda: self.region.driver.discard_target(guest, target))
         else:
-            _driver_call(lambda: self.region.driver.restore_source(guest))
+            driver_call(lambda: self.region.driver.restore_source(guest))
 
 
 @dataclass
@@ -176,7 +176,7 @@ class DeleteSourceCopies:
         guest = _guest(ctx)
         if ctx.maintenance and self._lives_on_source_again(ctx):
             return  # its disks there are the live ones now: nothing is left over
-        _driver_call(lambda: self.region.driver.confirm_migration(guest))
+        driver_call(lambda: self.region.driver.confirm_migration(guest))
 
     def _lives_on_source_again(self, ctx: StepContext) -> bool:
         """Run late, the server may have been migrated back to the source since."""
@@ -204,13 +204,6 @@ class ReleaseSource:
 
     def compensate(self, ctx: StepContext) -> None:
         """Never undone: past the commit point."""
-
-
-def _driver_call(call: Callable[[], None]) -> None:
-    try:
-        call()
-    except DriverError as exc:
-        raise StepFailed(exc.code, f"{exc.code}: {exc.reason}", transient=exc.transient) from exc
 
 
 def cold_migration_workflow(region: Region) -> Workflow:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from coldshift.domain.codes import Code
 from coldshift.domain.servers import Server
-from coldshift.drivers.base import GuestSpec
+from coldshift.drivers.base import DriverError, GuestSpec
 from coldshift.jobs.workflow import StepContext, StepFailed
 from coldshift.services.context import Region
+
+
+def driver_call(call: Callable[[], None], code: str | None = None) -> None:
+    """Make a hypervisor call; its fault fails the step with ``code`` (default: the driver's
+    own), transient if the driver says so (the engine then tries it again)."""
+    try:
+        call()
+    except DriverError as exc:
+        failed = code or exc.code
+        raise StepFailed(failed, f"{failed}: {exc.reason}", transient=exc.transient) from exc
 
 
 def job_server(region: Region, ctx: StepContext) -> Server:

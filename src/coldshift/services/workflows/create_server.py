@@ -16,7 +16,7 @@ from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.claims import NoCapacity, claim_room, where_created
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import guest_of, host_name, job_server
+from coldshift.services.workflows.common import driver_call, guest_of, host_name, job_server
 
 
 @dataclass
@@ -59,12 +59,8 @@ class Boot:
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
-        try:
-            self.region.driver.boot(
-                guest_of(self.region, server, host_name(self.region, server.host_id))
-            )
-        except DriverError as exc:
-            raise StepFailed(Code.CREATE_FAILED, f"{Code.CREATE_FAILED}: {exc.reason}") from exc
+        guest = guest_of(self.region, server, host_name(self.region, server.host_id))
+        driver_call(lambda: self.region.driver.boot(guest), Code.CREATE_FAILED)
 
     def compensate(self, ctx: StepContext) -> None:
         server = self.region.store.get_server(None, ctx.job.entities["server_id"])

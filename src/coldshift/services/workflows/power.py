@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from coldshift.domain.codes import Code
 from coldshift.domain.job_types import JobType
 from coldshift.domain.lifecycle import ACTION_UNDONE, REBOOTED, STARTED, STOPPED, Transition
-from coldshift.drivers.base import DriverError, GuestSpec, HypervisorDriver
+from coldshift.drivers.base import GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import guest_of, host_name, job_server
+from coldshift.services.workflows.common import driver_call, guest_of, host_name, job_server
 
 
 @dataclass
@@ -39,15 +39,8 @@ class DriverAction:
                 f"{Code.WRONG_STATE}: the ECS {server.id} is "
                 f"{server.status}; {self.name} does not apply",
             )
-        try:
-            self.call(
-                self.region.driver,
-                guest_of(self.region, server, host_name(self.region, server.host_id)),
-            )
-        except DriverError as exc:
-            raise StepFailed(
-                self.error_code, f"{self.error_code}: {exc.reason}", transient=exc.transient
-            ) from exc
+        guest = guest_of(self.region, server, host_name(self.region, server.host_id))
+        driver_call(lambda: self.call(self.region.driver, guest), self.error_code)
 
     def compensate(self, ctx: StepContext) -> None:
         if ctx.job.payload.get("mode", "run") == "run":
