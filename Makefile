@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The libvirt binding builds only where libvirt-dev is installed (.ci/run installs it);
+# without it the simulated driver, the default, is all there is.
+LIBVIRT_EXTRA := $(shell pkg-config --exists libvirt 2>/dev/null && echo ,libvirt)
 
 .PHONY: serve test check unit install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev$(LIBVIRT_EXTRA)]'
 	touch $(STAMP)
 
 install: $(STAMP)
