@@ -52,7 +52,7 @@ from coldshift.domain.errors import ServerBusy
 from coldshift.domain.hosts import HostKind
 from coldshift.domain.job_types import JobType
 from coldshift.domain.servers import DEDICATED, SHARED, Server, TaskState, VmState
-from coldshift.drivers.base import DriverError, GuestSpec
+from coldshift.drivers.base import CopyProgress, DriverError, GuestSpec, Spot
 from coldshift.drivers.simulated import FAULT_CODE, SimulatedDriver
 from coldshift.jobs.model import Job, JobStatus
 from coldshift.jobs.retry import RetryPolicy
@@ -234,22 +234,22 @@ class RecordingDriver(SimulatedDriver):
         if host in self.unreachable:
             raise DriverError(FAULT_CODE, f"host {host} does not answer", transient=True)
 
-    def copy_disks(self, guest: GuestSpec, target_host: str) -> None:
-        self.calls.append(("copy_disks", guest, target_host))
-        super().copy_disks(guest, target_host)
+    def copy_disks(self, guest: GuestSpec, target: Spot, progress: CopyProgress) -> None:
+        self.calls.append(("copy_disks", guest, target.host_name))
+        super().copy_disks(guest, target, progress)
 
-    def define_on_target(self, guest: GuestSpec, target_host: str) -> None:
-        self.calls.append(("define_on_target", guest, target_host))
-        super().define_on_target(guest, target_host)
+    def define_on_target(self, guest: GuestSpec, target: Spot) -> None:
+        self.calls.append(("define_on_target", guest, target.host_name))
+        super().define_on_target(guest, target)
 
     def cleanup_source(self, guest: GuestSpec) -> None:
         self.calls.append(("cleanup_source", guest, ""))
         super().cleanup_source(guest)
 
-    def discard_target(self, guest: GuestSpec, target_host: str) -> None:
-        self.calls.append(("discard_target", guest, target_host))
-        self._answer(target_host)
-        super().discard_target(guest, target_host)
+    def discard_target(self, guest: GuestSpec, target: Spot) -> None:
+        self.calls.append(("discard_target", guest, target.host_name))
+        self._answer(target.host_name)
+        super().discard_target(guest, target)
 
     def confirm_migration(self, guest: GuestSpec) -> None:
         self.calls.append(("confirm_migration", guest, ""))
@@ -680,7 +680,7 @@ def test_the_driver_gets_the_source_guest_and_claimed_target_at_every_step(
             region.store.get_host(move.source),
         )
         assert server is not None and source is not None
-        guests[move.server_id] = guest_of(region, server, source.name)
+        guests[move.server_id] = guest_of(region, server, source)
     job_ids = submit(process, cluster.clock, moves)
     process.worker.run_until_idle()
     for move, job_id in zip(moves, job_ids, strict=True):

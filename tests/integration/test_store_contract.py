@@ -4,12 +4,18 @@ the same way. What the fake is trusted for in tests/unit/services is proven here
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from coldshift.domain.errors import HostInUse, InvalidMarker, QuotaExceeded, ServerBusy
+from coldshift.domain.errors import (
+    HostInUse,
+    InvalidMarker,
+    MachineTaken,
+    QuotaExceeded,
+    ServerBusy,
+)
 from coldshift.domain.hosts import Host, HostChange, HostState
 from coldshift.domain.lifecycle import (
     DISKS_COPIED,
@@ -118,6 +124,38 @@ def test_a_claim_refused_on_one_node_changes_nothing(stores: Stores) -> None:
     assert _free(store, "h1") == [(2, 12288), (8, 16384)]
     assert not store.has_claims("s2")
     assert store.claimed_host("s1", "placed") == "h1"
+
+
+def test_the_claimed_nodes_of_a_role_are_read_in_order(stores: Stores) -> None:
+    store = stores.region
+    host = a_host("h1")
+    store.add_hosts([host])
+    _placed(stores, a_server("s1", host=host), BOTH_NODES_FOUR)
+    assert store.claimed_nodes("s1", "placed") == (0, 1)
+    assert store.claimed_nodes("s1", "incoming") == ()
+
+
+def test_two_dehs_never_stand_on_one_machine(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([replace(a_host("h1"), machine="kvm-1")])
+    with pytest.raises(MachineTaken):
+        store.add_hosts(
+            [replace(a_host("h2"), machine="kvm-2"), replace(a_host("h3"), machine="kvm-1")]
+        )
+    assert store.get_host("h2") is None  # nothing of the refused allocation was added
+    assert store.machines_in_use() == {"kvm-1"}
+    store.release_host("h1")  # its machine is free again
+    store.add_hosts([replace(a_host("h4"), machine="kvm-1")])
+    assert store.machines_in_use() == {"kvm-1"}
+    assert store.get_host("h1") is not None and store.get_host("h1").machine is None  # type: ignore[union-attr]
+
+
+def test_a_host_state_change_is_applied(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("h1")])
+    store.update_host("h1", HostChange(state=HostState.FAULT))
+    host = store.get_host("h1")
+    assert host is not None and host.state is HostState.FAULT and host.name == "h1"
 
 
 def test_a_claim_on_a_released_host_is_refused(stores: Stores) -> None:

@@ -89,6 +89,9 @@ TABLE: dict[type[BaseException], Mapping] = {
     e.HostTypeNotOffered: Mapping(
         (400, Code.BAD_REQUEST), (403, Code.DEH_BAD_REQUEST), (400, "badRequest")
     ),
+    e.MachineTaken: Mapping(
+        (409, Code.DEH_CONFLICT), (409, Code.DEH_CONFLICT), (409, "conflictingRequest")
+    ),
     e.ColdshiftError: Mapping((500, Code.INTERNAL), (500, Code.INTERNAL), (500, "computeFault")),
 }
 

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from coldshift.catalog.libvirt_keys import LibvirtKeys, libvirt_problems, libvirt_settings
 from coldshift.domain.catalog import (
     Catalog,
     DriverSettings,
@@ -48,8 +49,7 @@ _DEFAULT_QUOTAS: Final = Quotas()
 _DEFAULT_SIMULATED: Final = SimulatedDriverSettings()
 _DEFAULT_DRIVER: Final = DriverSettings()
 
-DRIVER_KINDS: Final[tuple[str, ...]] = ("simulated",)
-_PLANNED_DRIVER_KINDS: Final[tuple[str, ...]] = ("libvirt",)
+DRIVER_KINDS: Final[tuple[str, ...]] = ("simulated", "libvirt")
 
 
 class CatalogError(Exception):
@@ -133,6 +133,7 @@ class _SimulatedDriver(_Model):
 class _Driver(_Model):
     kind: StrictStr = _DEFAULT_DRIVER.kind
     simulated: _SimulatedDriver = Field(default_factory=_SimulatedDriver)
+    libvirt: LibvirtKeys | None = None
 
 
 class _Catalog(_Model):
@@ -346,14 +347,20 @@ class _Checker:
     def check_driver(self) -> None:
         driver = self.model.driver
         if driver.kind not in DRIVER_KINDS:
-            if driver.kind in _PLANNED_DRIVER_KINDS:
-                problem = f"driver {driver.kind!r} is not available yet; use 'simulated'"
-            else:
-                problem = f"unknown driver {driver.kind!r}; must be 'simulated'"
-            self.add("driver.kind", problem)
+            kinds = " or ".join(repr(k) for k in DRIVER_KINDS)
+            self.add("driver.kind", f"unknown driver {driver.kind!r}; must be {kinds}")
         simulated = driver.simulated
         for key in ("action_seconds", "disk_copy_mb_per_s", "deh_allocate_seconds"):
             self.non_negative(f"driver.simulated.{key}", getattr(simulated, key), "number")
+        problems = libvirt_problems(
+            driver.kind,
+            driver.libvirt,
+            zones=[z.name for z in self.model.availability_zones],
+            host_types=[t.host_type for t in self.model.host_types],
+            public_pool_entries=len(self.model.public_pool),
+        )
+        for path, problem in problems:
+            self.add(path, problem)
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -366,6 +373,7 @@ def _listing(names: Sequence[str]) -> str:
 
 def _to_domain(model: _Catalog) -> Catalog:
     sim = model.driver.simulated
+    libvirt = libvirt_settings(model.driver.libvirt) if model.driver.libvirt else None
     return Catalog(
         region_id=model.region.id,
         availability_zones=tuple(z.name for z in model.availability_zones),
@@ -385,7 +393,9 @@ def _to_domain(model: _Catalog) -> Catalog:
             )
             for t in model.host_types
         ),
-        public_pool=tuple(
+        public_pool=libvirt.pool_specs()
+        if libvirt
+        else tuple(
             PoolSpec(
                 availability_zone=p.availability_zone,
                 host_type=p.host_type,
@@ -414,6 +424,7 @@ def _to_domain(model: _Catalog) -> Catalog:
                 disk_copy_mb_per_s=float(sim.disk_copy_mb_per_s),
                 deh_allocate_seconds=float(sim.deh_allocate_seconds),
             ),
+            libvirt=libvirt,
         ),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -43,8 +44,12 @@ class PoolSpec:
     host_type: str
     count: int
     cpu_allocation_ratio: float = 1.0
+    #: the hosts' own names (a libvirt region's machines); empty: numbered names
+    names: tuple[str, ...] = ()
 
     def host_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
         prefix = f"pool-{self.availability_zone}-{self.host_type}"
         return [f"{prefix}-{i:03d}" for i in range(1, self.count + 1)]
 
@@ -72,10 +77,59 @@ class SimulatedDriverSettings:
     deh_allocate_seconds: float = 1.0
 
 
+class MachineUse(StrEnum):
+    """What a libvirt region's physical host is for."""
+
+    POOL = "pool"
+    DEH = "deh"
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """A physical KVM host of a libvirt region (libvirt.md)."""
+
+    name: str
+    uri: str
+    availability_zone: str
+    host_type: str
+    use: MachineUse
+    #: where the storage pool keeps its volumes when coldshift has to create the pool
+    pool_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LibvirtSettings:
+    storage_pool: str = "coldshift"
+    image_dir: str = ""
+    #: how long a guest has to stop after the ACPI shutdown before it is destroyed
+    shutdown_seconds: float = 30.0
+    #: how long one libvirt call may take before its host counts as not answering
+    call_timeout_seconds: float = 60.0
+    #: a disk copy that moves no byte for this long has lost a host
+    copy_stall_seconds: float = 30.0
+    hosts: tuple[Machine, ...] = ()
+
+    def machine(self, name: str) -> Machine | None:
+        return next((m for m in self.hosts if m.name == name), None)
+
+    def pool_specs(self) -> tuple[PoolSpec, ...]:
+        """The public pool of a libvirt region: its ``use = "pool"`` hosts, by AZ and type."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for machine in self.hosts:
+            if machine.use is MachineUse.POOL:
+                key = (machine.availability_zone, machine.host_type)
+                groups.setdefault(key, []).append(machine.name)
+        return tuple(
+            PoolSpec(az, host_type, len(names), names=tuple(names))
+            for (az, host_type), names in groups.items()
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DriverSettings:
     kind: str = "simulated"
     simulated: SimulatedDriverSettings = field(default_factory=SimulatedDriverSettings)
+    libvirt: LibvirtSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

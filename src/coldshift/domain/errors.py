@@ -201,3 +201,21 @@ class QuotaExceeded(ColdshiftError):
 
 class HostTypeNotOffered(ColdshiftError):
     """The host type is not offered in the requested AZ."""
+
+
+class DedicatedHostsSoldOut(HostTypeNotOffered):
+    """Too few free physical hosts of the type in the AZ for the DeHs asked for (a libvirt
+    region's inventory is finite); the DeH API answers it as an offer it cannot make."""
+
+    def __init__(self, host_type: str, availability_zone: str, free: int, wanted: int) -> None:
+        super().__init__(
+            f"insufficient capacity: {free} free host(s) of type {host_type} in availability "
+            f"zone {availability_zone!r}, {wanted} requested"
+        )
+
+
+class MachineTaken(Conflict):
+    """A concurrent allocation took a physical host first (the allocation tries again)."""
+
+    def __init__(self, machines: list[str]) -> None:
+        super().__init__(f"physical host(s) {', '.join(machines)} taken by another allocation")

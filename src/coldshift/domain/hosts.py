@@ -60,14 +60,16 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class HostChange:
-    """What a DeH update changes: its name, its auto placement (None: left as it is)."""
+    """What a host update changes: a DeH's name and auto placement, and (at start, from what
+    the hypervisor answers) a host's state; None: left as it is."""
 
     name: str | None = None
     auto_placement: str | None = None
+    state: HostState | None = None
 
     @property
     def empty(self) -> bool:
-        return self.name is None and self.auto_placement is None
+        return self.name is None and self.auto_placement is None and self.state is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,13 @@ class Host:
     released_at: float | None
     tags: dict[str, Any] = field(default_factory=dict)
     nodes: tuple[NumaNode, ...] = ()
+    #: the physical host a DeH of a libvirt region stands on (None: none of its own)
+    machine: str | None = None
+
+    @property
+    def driver_name(self) -> str:
+        """The host as the hypervisor driver knows it."""
+        return self.machine or self.name
 
     @property
     def available_vcpus(self) -> int:

@@ -23,3 +23,9 @@ class JobType(StrEnum):
     DELETE_SERVER = "deleteServer"
     MIGRATE_SERVER = "migrateServer"
     MIGRATE_ONE_SERVER = "migrateSingleServer"
+
+
+#: the key of a job's progress under which a migration keeps [bytes copied, bytes total]
+#: while its disks are copied; ``GET job`` shows them as the extension entities
+#: ``bytes_copied`` and ``bytes_total``
+COPIED_BYTES = "copied"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -112,3 +114,28 @@ class Server:
     @property
     def status(self) -> str:
         return derive_status(self.vm_state, self.task_state)
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """One of a server's disks: the id shown in ``volumes_attached``, and the guest's device."""
+
+    id: str
+    device: str
+    size_gb: int
+
+
+def server_volumes(server: Server) -> tuple[Volume, ...]:
+    """The root volume, then the data volumes, with ids stable for the server's life."""
+    root = server.details.get("root_volume", ["SSD", 40])
+    volumes = [Volume(derived_uuid(server.id, 0), "/dev/vda", int(root[1] or 40))]
+    for i, (_, size) in enumerate(server.details.get("data_volumes", []), start=1):
+        volumes.append(Volume(derived_uuid(server.id, i), f"/dev/vd{chr(ord('a') + i)}", int(size)))
+    return tuple(volumes)
+
+
+@lru_cache(maxsize=65536)
+def derived_uuid(seed: str, index: int) -> str:
+    """A UUID-shaped id derived from ``seed`` (ids of things coldshift does not store)."""
+    raw = hashlib.sha1(f"{seed}/{index}".encode()).hexdigest()
+    return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-8{raw[17:20]}-{raw[20:32]}"

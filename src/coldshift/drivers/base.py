@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -19,13 +20,52 @@ class DriverError(Exception):
         self.transient = transient
 
 
+class NoFreeMachines(Exception):
+    def __init__(self, free: int) -> None:
+        super().__init__(f"{free} free")
+        self.free = free
+
+
+@dataclass(frozen=True, slots=True)
+class DiskSpec:
+    """One disk of a guest: its volume id (the guest sees it as the disk's serial) and size."""
+
+    volume_id: str
+    size_gb: int
+
+
 @dataclass(frozen=True, slots=True)
 class GuestSpec:
+    """A guest where it is: ``host_name`` names the host as the driver knows it (a libvirt
+    region's machine), ``numa_nodes`` the host's NUMA nodes that placement gave it."""
+
     server_id: str
     host_name: str
     vcpus: int
     memory_mb: int
     disk_gb: int
+    name: str = ""
+    project_id: str = ""
+    flavor_id: str = ""
+    image_ref: str = ""
+    numa_nodes: tuple[int, ...] = (0,)
+    disks: tuple[DiskSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """Where a migrating guest goes: the target host and its NUMA nodes that were claimed."""
+
+    host_name: str
+    numa_nodes: tuple[int, ...] = (0,)
+
+
+#: told (bytes copied so far, bytes to copy in all) while disks are copied
+CopyProgress = Callable[[int, int], None]
+
+
+def no_progress(_copied: int, _total: int) -> None:
+    """A caller that does not watch the copy."""
 
 
 class HypervisorDriver(Protocol):
@@ -46,19 +86,26 @@ class HypervisorDriver(Protocol):
 
     def destroy(self, guest: GuestSpec) -> None: ...
 
-    def copy_disks(self, guest: GuestSpec, target_host: str) -> None: ...
+    def reboot(self, guest: GuestSpec) -> None: ...
 
-    def define_on_target(self, guest: GuestSpec, target_host: str) -> None: ...
+    def copy_disks(self, guest: GuestSpec, target: Spot, progress: CopyProgress) -> None: ...
+
+    def define_on_target(self, guest: GuestSpec, target: Spot) -> None: ...
 
     def cleanup_source(self, guest: GuestSpec) -> None: ...
 
-    def discard_target(self, guest: GuestSpec, target_host: str) -> None: ...
+    def discard_target(self, guest: GuestSpec, target: Spot) -> None: ...
 
     def restore_source(self, guest: GuestSpec) -> None: ...
 
     def confirm_migration(self, guest: GuestSpec) -> None: ...
 
-    def allocate_host(self) -> None: ...
+    def allocate_machines(
+        self, host_type: str, availability_zone: str, quantity: int, in_use: Collection[str]
+    ) -> list[str | None]:
+        """The physical hosts for ``quantity`` new DeHs, none of ``in_use`` (None: the DeH
+        needs none of its own). Raises NoFreeMachines when there are too few."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

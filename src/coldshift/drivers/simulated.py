@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from coldshift.domain.catalog import SimulatedDriverSettings
 from coldshift.domain.codes import Code
-from coldshift.drivers.base import DriverError, GuestSpec, OperationState
+from coldshift.drivers.base import CopyProgress, DriverError, GuestSpec, OperationState, Spot
 
 FAULT_CODE = Code.SYSTEM_ERROR
 # Operations into which faults can be injected. The undo and clean-up calls (discard_target,
@@ -33,6 +33,10 @@ FAULTABLE = (
     "allocate_host",
 )
 OPERATIONS = (*FAULTABLE, "discard_target", "restore_source", "confirm_migration")
+GIB = 1024**3
+# a long simulated copy reports its progress at most this often, at least this far apart
+_PROGRESS_SLICES = 20
+_MIN_SLICE_SECONDS = 0.25
 
 
 @dataclass
@@ -105,18 +109,23 @@ class SimulatedDriver:
     def destroy(self, guest: GuestSpec) -> None:
         self._act("destroy", self._settings.action_seconds)
 
-    def copy_disks(self, guest: GuestSpec, target_host: str) -> None:
+    def reboot(self, guest: GuestSpec) -> None:
+        # one operation with power_on for faults and holds, as before reboot had its own call
+        self._act("power_on", self._settings.action_seconds)
+
+    def copy_disks(self, guest: GuestSpec, target: Spot, progress: CopyProgress) -> None:
         speed = self._settings.disk_copy_mb_per_s
         seconds = guest.disk_gb * 1024 / speed if speed > 0 else 0.0
-        self._act("copy_disks", seconds)
+        total = guest.disk_gb * GIB
+        self._act("copy_disks", seconds, lambda done: progress(int(total * done), total))
 
-    def define_on_target(self, guest: GuestSpec, target_host: str) -> None:
+    def define_on_target(self, guest: GuestSpec, target: Spot) -> None:
         self._act("define_on_target", self._settings.action_seconds)
 
     def cleanup_source(self, guest: GuestSpec) -> None:
         self._act("cleanup_source", 0.0)
 
-    def discard_target(self, guest: GuestSpec, target_host: str) -> None:
+    def discard_target(self, guest: GuestSpec, target: Spot) -> None:
         self._act("discard_target", 0.0)
 
     def restore_source(self, guest: GuestSpec) -> None:
@@ -125,10 +134,15 @@ class SimulatedDriver:
     def confirm_migration(self, guest: GuestSpec) -> None:
         self._act("confirm_migration", 0.0)
 
-    def allocate_host(self) -> None:
+    def allocate_machines(
+        self, host_type: str, availability_zone: str, quantity: int, in_use: Collection[str]
+    ) -> list[str | None]:
         self._act("allocate_host", self._settings.deh_allocate_seconds)
+        return [None] * quantity
 
-    def _act(self, operation: str, seconds: float) -> None:
+    def _act(
+        self, operation: str, seconds: float, progress: Callable[[float], None] | None = None
+    ) -> None:
         with self._changed:
             op = self._ops[operation]
             op.calls += 1
@@ -137,12 +151,23 @@ class SimulatedDriver:
                 raise DriverError(FAULT_CODE, f"simulated hypervisor fault injected at {operation}")
             op.in_progress += 1
         try:
-            if seconds > 0:
-                self._sleep(seconds)
+            self._take(seconds, progress)
             self._hold(op)
         finally:
             with self._changed:
                 op.in_progress -= 1
+
+    def _take(self, seconds: float, progress: Callable[[float], None] | None) -> None:
+        """Spend ``seconds``, telling ``progress`` the part done a few times on the way."""
+        if progress is None:
+            if seconds > 0:
+                self._sleep(seconds)
+            return
+        slices = max(1, min(_PROGRESS_SLICES, int(seconds / _MIN_SLICE_SECONDS)))
+        for i in range(1, slices + 1):
+            if seconds > 0:
+                self._sleep(seconds / slices)
+            progress(i / slices)
 
     def _hold(self, op: _Operation) -> None:
         with self._changed:

@@ -52,6 +52,10 @@ class JobStore(Protocol):
     def release(self, owner: str, job_ids: list[str]) -> None:
         """Hand jobs back so that another worker takes them at once."""
 
+    def save_progress(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        """In the middle of a step: persist ``progress`` (e.g. bytes copied so far) for those
+        who watch the job; raise LeaseLost."""
+
     def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
         """At a step boundary: persist ``progress`` and free the lease in one transaction,
         so that another worker continues the job at once; raise LeaseLost."""

@@ -81,6 +81,7 @@ class JobRunner:
             self._store.finish(job.id, self._owner, False, codes.unknown_type, reason)
             return
         ctx = StepContext(job=job, progress=dict(job.progress))
+        ctx.saver = lambda progress: self._store.save_progress(job.id, self._owner, progress)
         # A job handed back stopped between two committed steps: nothing was cut short, so
         # it goes on where it stopped instead of being undone like an interrupted one.
         handed_back = bool(ctx.progress.pop(HANDED_BACK, False))

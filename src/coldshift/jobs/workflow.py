@@ -50,6 +50,14 @@ class StepContext:
     #: the step runs as a maintenance task, after its job has ended: the world may have
     #: moved on since (the server migrated again, or was deleted)
     maintenance: bool = False
+    #: persists ``progress`` in the middle of a step, for those who watch the job (set by
+    #: the runner; a step calls ``save_progress``)
+    saver: Callable[[dict[str, Any]], None] | None = None
+
+    def save_progress(self) -> None:
+        """Persist ``progress`` now, before the step ends (a long copy tells how far it got)."""
+        if self.saver is not None:
+            self.saver(dict(self.progress))
 
     def defer(self, effect: Effect) -> None:
         """Commit ``effect`` (a store write) in the same transaction as this step's record,

@@ -54,6 +54,13 @@ class SqlClaimStore(SqlStore):
         with self._db.read() as conn:
             return conn.execute(query.limit(1)).scalar()
 
+    def claimed_nodes(self, server_id: str, role: str) -> tuple[int, ...]:
+        query = select(claims.c.node_index).where(
+            claims.c.server_id == server_id, claims.c.role == role
+        )
+        with self._db.read() as conn:
+            return tuple(sorted(conn.execute(query).scalars()))
+
     def switch_over(self, server_id: str, change: TaskChange | None) -> bool:
         with self._db.write() as conn:
             incoming = conn.execute(

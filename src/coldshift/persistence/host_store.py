@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
 
-from coldshift.domain.errors import HostInUse
+from coldshift.domain.errors import HostInUse, MachineTaken
 from coldshift.domain.hosts import Host, HostChange, HostState
 from coldshift.domain.quotas import QuotaGuard
 from coldshift.persistence.guards import check_quota_in
@@ -22,7 +23,17 @@ class SqlHostStore(SqlStore):
         with self._db.write() as conn:
             if quota is not None:
                 check_quota_in(conn, quota)
-            _insert_hosts(conn, new_hosts)
+            try:
+                _insert_hosts(conn, new_hosts)
+            except IntegrityError as exc:
+                if any(h.machine for h in new_hosts):
+                    raise MachineTaken([h.machine for h in new_hosts if h.machine]) from exc
+                raise
+
+    def machines_in_use(self) -> set[str]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(hosts.c.machine).where(hosts.c.machine.is_not(None)))
+            return {row.machine for row in rows}
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
         if not host_ids:
@@ -32,9 +43,14 @@ class SqlHostStore(SqlStore):
             conn.execute(delete(hosts).where(hosts.c.id.in_(list(host_ids))))
 
     def update_host(self, host_id: str, change: HostChange) -> None:
+        state = change.state.value if change.state else None
         values = {
             column: value
-            for column, value in (("name", change.name), ("auto_placement", change.auto_placement))
+            for column, value in (
+                ("name", change.name),
+                ("auto_placement", change.auto_placement),
+                ("state", state),
+            )
             if value is not None
         }
         if not values:
@@ -50,7 +66,8 @@ class SqlHostStore(SqlStore):
             conn.execute(
                 update(hosts)
                 .where(hosts.c.id == host_id)
-                .values(state=HostState.RELEASED.value, released_at=self._clock())
+                # its machine, if any, is free for the next allocation
+                .values(state=HostState.RELEASED.value, released_at=self._clock(), machine=None)
             )
             busy = conn.execute(
                 select(

@@ -196,6 +196,10 @@ class SqlJobStore(SqlMaintenanceStore):
             )
             announce(conn, result.rowcount)
 
+    def save_progress(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        with self._db.write() as conn:
+            self._guarded(conn, job_id, owner, dict(progress=progress))
+
     def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
         with self._db.write() as conn:
             values = dict(progress=progress, lease_owner=None, lease_expires=None)

@@ -67,6 +67,7 @@ def host_from_row(row: Row[Any], nodes: tuple[NumaNode, ...]) -> Host:
         released_at=m["released_at"],
         tags=dict(m["tags"]),
         nodes=nodes,
+        machine=m["machine"],
     )
 
 
@@ -87,4 +88,5 @@ def host_to_values(host: Host) -> dict[str, Any]:
         tags=host.tags,
         allocated_at=host.allocated_at,
         released_at=host.released_at,
+        machine=host.machine,
     )

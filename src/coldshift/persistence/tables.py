@@ -43,6 +43,8 @@ hosts = Table(
     Column("tags", JSON, nullable=False),
     Column("allocated_at", Float, nullable=False),
     Column("released_at", Float, nullable=True),
+    # the physical host under a DeH of a libvirt region; unique: two DeHs never share one
+    Column("machine", String(255), nullable=True, unique=True),
     Index("ix_hosts_project_kind", "project_id", "kind"),
     Index("ix_hosts_az_type", "availability_zone", "host_type"),
 )

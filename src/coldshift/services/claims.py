@@ -47,11 +47,13 @@ _DEH_DECISIONS = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class ClaimedHost:
-    """The host a claim went to."""
+    """The host a claim went to, and its NUMA nodes the claim took."""
 
     id: str
     name: str
     kind: HostKind
+    driver_name: str
+    numa_nodes: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,8 @@ def claim_room(
         with region.pool.candidates(store, region.catalog, flavor, availability_zone) as pool:
             placement = claim_first(store.claim, server_id, flavor, pool, role, then)
             name = pool.name_of(placement.host_id)
-        return ClaimedHost(placement.host_id, name, HostKind.POOL)
+        nodes = placement.fit.node_indexes
+        return ClaimedHost(placement.host_id, name, HostKind.POOL, name, nodes)
     load = _dedicated_hosts(store, region.catalog, flavor, availability_zone, where)
     # Decide and claim under one in-process lock, so that concurrent jobs of this process see
     # each other's claims (exact packing and best fit); across processes the guarded claim
@@ -150,7 +153,8 @@ def claim_room(
         dehs = _ScannedHosts(load, numa_request(flavor), flavor.id)
         placement = claim_first(store.claim, server_id, flavor, dehs, role, then)
     host = dehs.hosts[placement.host_id]
-    return ClaimedHost(host.id, host.name, host.kind)
+    nodes = placement.fit.node_indexes
+    return ClaimedHost(host.id, host.name, host.kind, host.driver_name, nodes)
 
 
 def claim_first(

@@ -6,15 +6,21 @@ from coldshift.domain.catalog import HostType
 from coldshift.domain.commands import AllocateHosts
 from coldshift.domain.errors import (
     BadRequest,
+    DedicatedHostsSoldOut,
     HostReleased,
     HostTypeNotFound,
     HostTypeNotOffered,
+    MachineTaken,
 )
 from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, new_numa_nodes
 from coldshift.domain.ids import new_uuid
 from coldshift.domain.quotas import QuotaGuard, Resource
+from coldshift.drivers.base import NoFreeMachines
 from coldshift.services.context import Region
 from coldshift.services.queries import deh_quota
+
+#: allocations that may lose a physical host to concurrent ones before this one gives up
+MAX_LOST_ALLOCATIONS = 8
 
 
 def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
@@ -32,14 +38,31 @@ def allocate_hosts(region: Region, cmd: AllocateHosts) -> list[str]:
     quota = QuotaGuard(cmd.project_id, Resource.DEDICATED_HOSTS, limit, cmd.quantity)
     # A cheap first answer before the driver's allocation time; the store decides.
     quota.check(len(region.queries.project_dehs(quota.project_id)))
-    region.driver.allocate_host()
-    now = region.clock()
-    hosts = [_new_host(cmd, host_type, now) for _ in range(cmd.quantity)]
-    region.store.add_hosts(hosts, quota=quota)  # counted again inside the transaction
-    return [h.id for h in hosts]
+    for _ in range(MAX_LOST_ALLOCATIONS):
+        machines = _free_machines(region, cmd)
+        now = region.clock()
+        hosts = [_new_host(cmd, host_type, now, machine) for machine in machines]
+        try:
+            region.store.add_hosts(hosts, quota=quota)  # counted again inside the transaction
+        except MachineTaken:
+            continue  # a concurrent allocation took one of them: choose again
+        return [h.id for h in hosts]
+    raise DedicatedHostsSoldOut(cmd.host_type, cmd.availability_zone, 0, cmd.quantity)
 
 
-def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:
+def _free_machines(region: Region, cmd: AllocateHosts) -> list[str | None]:
+    in_use = region.store.machines_in_use()
+    try:
+        return region.driver.allocate_machines(
+            cmd.host_type, cmd.availability_zone, cmd.quantity, in_use
+        )
+    except NoFreeMachines as exc:
+        raise DedicatedHostsSoldOut(
+            cmd.host_type, cmd.availability_zone, exc.free, cmd.quantity
+        ) from exc
+
+
+def _new_host(cmd: AllocateHosts, host_type: HostType, now: float, machine: str | None) -> Host:
     return Host(
         id=new_uuid(),
         kind=HostKind.DEH,
@@ -57,6 +80,7 @@ def _new_host(cmd: AllocateHosts, host_type: HostType, now: float) -> Host:
         released_at=None,
         tags=dict(cmd.tags),
         nodes=new_numa_nodes(host_type),
+        machine=machine,
     )
 
 

@@ -192,6 +192,10 @@ class HostStore(Protocol):
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None: ...
 
+    def machines_in_use(self) -> set[str]:
+        """The physical hosts that stand under a DeH that is not released."""
+        ...
+
     def update_host(self, host_id: str, change: HostChange) -> None:
         """Rename a host or switch its auto placement (the fields ``change`` gives)."""
         ...
@@ -220,6 +224,11 @@ class ClaimStore(Protocol):
 
     def claimed_host(self, server_id: str, role: str) -> str | None:
         """The host on which ``server_id`` holds claims of ``role``, if any."""
+        ...
+
+    def claimed_nodes(self, server_id: str, role: str) -> tuple[int, ...]:
+        """The NUMA nodes of the host on which ``server_id`` holds claims of ``role``, in
+        order (empty: none)."""
         ...
 
     def switch_over(self, server_id: str, change: TaskChange | None) -> bool:

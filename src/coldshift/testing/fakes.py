@@ -170,6 +170,11 @@ class InMemoryJobStore:
                 if self._leases.get(job_id, ("",))[0] == owner:
                     del self._leases[job_id]
 
+    def save_progress(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
+        with self._lock:
+            self._check(job_id, owner)
+            self.jobs[job_id] = replace(self.jobs[job_id], progress=dict(progress))
+
     def hand_back(self, job_id: str, owner: str, progress: dict[str, Any]) -> None:
         with self._lock:
             self._check(job_id, owner)

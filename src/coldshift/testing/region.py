@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from coldshift.domain.errors import HostInUse, InvalidMarker, ServerBusy
+from coldshift.domain.errors import HostInUse, InvalidMarker, MachineTaken, ServerBusy
 from coldshift.domain.hosts import (
     ClaimRole,
     Host,
@@ -237,7 +237,15 @@ class InMemoryRegionStore:
             taken = [h.id for h in new_hosts if h.id in self._hosts]
             if taken:
                 raise ValueError(f"hosts already recorded: {taken}")
+            in_use = self.machines_in_use()
+            machines = [h.machine for h in new_hosts if h.machine]
+            if len(set(machines)) < len(machines) or in_use.intersection(machines):
+                raise MachineTaken(machines)
             self._hosts.update((h.id, h) for h in new_hosts)
+
+    def machines_in_use(self) -> set[str]:
+        with self._lock:
+            return {h.machine for h in self._hosts.values() if h.machine}
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
         with self._lock:
@@ -255,6 +263,7 @@ class InMemoryRegionStore:
                 auto_placement=(
                     host.auto_placement if change.auto_placement is None else change.auto_placement
                 ),
+                state=host.state if change.state is None else change.state,
             )
 
     def release_host(self, host_id: str) -> None:
@@ -266,7 +275,9 @@ class InMemoryRegionStore:
                 )
             host = self._hosts.get(host_id)
             if host is not None:
-                released = replace(host, state=HostState.RELEASED, released_at=self._clock())
+                released = replace(
+                    host, state=HostState.RELEASED, released_at=self._clock(), machine=None
+                )
                 self._hosts[host_id] = released
 
     # ---- claims ------------------------------------------------------------------------
@@ -302,6 +313,16 @@ class InMemoryRegionStore:
         with self._lock:
             found = (c.host_id for c in self._claims if c.server_id == server_id and c.role == role)
             return next(found, None)
+
+    def claimed_nodes(self, server_id: str, role: str) -> tuple[int, ...]:
+        with self._lock:
+            return tuple(
+                sorted(
+                    c.node_index
+                    for c in self._claims
+                    if c.server_id == server_id and c.role == role
+                )
+            )
 
     def switch_over(self, server_id: str, change: TaskChange | None) -> bool:
         with self._lock:

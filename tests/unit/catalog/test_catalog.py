@@ -541,14 +541,14 @@ SEMANTIC_CASES: list[tuple[str, list[Mutation], str]] = [
     ),
     # driver
     (
-        "libvirt driver",
+        "libvirt driver without its table",
         [set_("driver.kind", "libvirt")],
-        "catalog key driver.kind: driver 'libvirt' is not available yet",
+        "catalog key driver.libvirt: driver.kind = 'libvirt' needs a [driver.libvirt] table",
     ),
     (
         "unknown driver",
         [set_("driver.kind", "xen")],
-        "catalog key driver.kind: unknown driver 'xen'; must be 'simulated'",
+        "catalog key driver.kind: unknown driver 'xen'; must be 'simulated' or 'libvirt'",
     ),
     (
         "negative action seconds",
@@ -630,9 +630,9 @@ TYPE_CASES: list[tuple[str, list[Mutation], str]] = [
         "catalog key driver.simulated.speed: unknown key",
     ),
     (
-        "unknown driver subtable",
+        "unknown key in driver.libvirt",
         [set_("driver.libvirt", {"uri": "qemu:///system"})],
-        "catalog key driver.libvirt: unknown key",
+        "catalog key driver.libvirt.uri: unknown key",
     ),
     ("missing region", [drop("region")], "catalog key region: required key is missing"),
     ("missing region id", [drop("region.id")], "catalog key region.id: required key is missing"),

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from coldshift.domain.catalog import SimulatedDriverSettings
-from coldshift.drivers.base import ControllableDriver, DriverError, GuestSpec
+from coldshift.drivers.base import ControllableDriver, DriverError, GuestSpec, Spot, no_progress
 from coldshift.drivers.simulated import FAULTABLE, OPERATIONS, SimulatedDriver
 
 GUEST = GuestSpec("s1", "host-1", 2, 4096, disk_gb=60)
@@ -28,13 +28,23 @@ def test_it_is_a_controllable_driver() -> None:
 
 def test_copy_takes_the_disk_size_over_the_copy_speed() -> None:
     sim, slept = driver(copy_mb_per_s=1024)
-    sim.copy_disks(GUEST, "host-2")
-    assert slept == [60.0]  # 60 GiB at 1 GiB/s
+    sim.copy_disks(GUEST, Spot("host-2"), no_progress)
+    assert sum(slept) == pytest.approx(60.0)  # 60 GiB at 1 GiB/s, slept in slices
+
+
+def test_a_copy_tells_its_progress_in_slices_up_to_the_whole() -> None:
+    sim, slept = driver(copy_mb_per_s=1024)
+    told: list[tuple[int, int]] = []
+    sim.copy_disks(GUEST, Spot("host-2"), lambda copied, total: told.append((copied, total)))
+    total = 60 * 1024**3
+    assert len(told) == 20 and sum(slept) == pytest.approx(60.0)
+    assert told[-1] == (total, total)
+    assert [c for c, _ in told] == sorted(c for c, _ in told)
 
 
 def test_zero_copy_speed_means_instant() -> None:
     sim, slept = driver(copy_mb_per_s=0)
-    sim.copy_disks(GUEST, "host-2")
+    sim.copy_disks(GUEST, Spot("host-2"), no_progress)
     assert slept == []
 
 
@@ -43,7 +53,11 @@ def test_an_injected_fault_fails_the_next_calls_only(operation: str) -> None:
     sim, _ = driver()
     sim.set_operation(operation, fail_next=2)
     call = getattr(sim, operation)
-    args = (GUEST, "host-2") if operation != "cleanup_source" else (GUEST,)
+    args: tuple[object, ...] = {
+        "copy_disks": (GUEST, Spot("host-2"), no_progress),
+        "define_on_target": (GUEST, Spot("host-2")),
+        "cleanup_source": (GUEST,),
+    }[operation]
     for _ in range(2):
         with pytest.raises(DriverError) as caught:
             call(*args)
@@ -98,12 +112,12 @@ def test_reset_clears_faults_and_releases_holds() -> None:
     sim, _ = driver()
     sim.set_operation("copy_disks", fail_next=5)
     sim.set_operation("define_on_target", hold_seconds=600)
-    waiting = threading.Thread(target=sim.define_on_target, args=(GUEST, "h"))
+    waiting = threading.Thread(target=sim.define_on_target, args=(GUEST, Spot("h")))
     waiting.start()
     wait_until_inside(sim, "define_on_target", 1)
 
     sim.reset()
     waiting.join(10)
     assert not waiting.is_alive()
-    sim.copy_disks(GUEST, "h")
+    sim.copy_disks(GUEST, Spot("h"), no_progress)
     assert all(s.fail_next == 0 and s.hold_seconds == 0 for s in sim.operations())

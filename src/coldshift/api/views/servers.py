@@ -9,7 +9,7 @@ from typing import Any
 from coldshift.api.views.timefmt import micros, seconds_z
 from coldshift.domain.catalog import Flavor
 from coldshift.domain.hosts import Host, HostKind
-from coldshift.domain.servers import Server
+from coldshift.domain.servers import Server, derived_uuid, server_volumes
 
 USER_ID = "c0ffee00c0ffee00c0ffee00c0ffee00"
 
@@ -52,17 +52,10 @@ def _mac(server_id: str) -> str:
 
 
 def _volumes(server: Server) -> list[tuple[str, str, int]]:
-    root = server.details.get("root_volume", ["SSD", 40])
-    vols = [(str(_uuid_from(server.id, 0)), "/dev/vda", int(root[1] or 40))]
-    for i, (_, size) in enumerate(server.details.get("data_volumes", []), start=1):
-        vols.append((str(_uuid_from(server.id, i)), f"/dev/vd{chr(ord('a') + i)}", int(size)))
-    return vols
+    return [(v.id, v.device, v.size_gb) for v in server_volumes(server)]
 
 
-@lru_cache(maxsize=_HASHES)
-def _uuid_from(server_id: str, index: int) -> str:
-    raw = hashlib.sha1(f"{server_id}/{index}".encode()).hexdigest()
-    return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-8{raw[17:20]}-{raw[20:32]}"
+_uuid_from = derived_uuid
 
 
 def _addresses(server: Server, *, version: int | str, full: bool) -> dict[str, Any]:

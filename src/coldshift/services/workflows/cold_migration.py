@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from coldshift.domain.codes import Code
-from coldshift.domain.hosts import ClaimRole, Host, HostKind
-from coldshift.domain.job_types import JobType
+from coldshift.domain.hosts import ClaimRole, HostKind
+from coldshift.domain.job_types import COPIED_BYTES, JobType
 from coldshift.domain.lifecycle import (
     DISKS_COPIED,
     MIGRATION_ENDED,
@@ -32,7 +32,7 @@ from coldshift.domain.lifecycle import (
     Transition,
 )
 from coldshift.domain.servers import DEDICATED, SHARED
-from coldshift.drivers.base import GuestSpec, HypervisorDriver
+from coldshift.drivers.base import GuestSpec, HypervisorDriver, Spot
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.claims import (
     PUBLIC_POOL,
@@ -42,15 +42,23 @@ from coldshift.services.claims import (
     claim_room,
 )
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import driver_call, guest_of, job_server
+from coldshift.services.workflows.common import (
+    ProgressReporter,
+    driver_call,
+    guest_from_record,
+    guest_of,
+    guest_record,
+    job_server,
+)
 
 INCOMING = ClaimRole.INCOMING.value
 OUTGOING = ClaimRole.OUTGOING.value
 
 # What later steps need, recorded by claim_target in the job's progress so that they read
-# neither the server nor the hosts again. (The submission records the source host's name.)
-TARGET = "target"  # [host id, name, kind] of the claimed target
-GUEST = "guest"  # [vcpus, memory MB, disk GB] of the server
+# neither the server nor the hosts again.
+TARGET = "target"  # [host id, name, kind, driver name, [NUMA nodes]] of the claimed target
+GUEST = "guest"  # the server on its source host (common.guest_record)
+COPIED = COPIED_BYTES  # [bytes copied, bytes total], while and once the disks are copied
 
 
 @dataclass(frozen=True)
@@ -58,24 +66,22 @@ class Target:
     id: str
     name: str
     kind: HostKind
+    spot: Spot
 
 
 def _target(ctx: StepContext) -> Target:
-    host_id, name, kind = ctx.progress[TARGET]
-    return Target(host_id, name, HostKind(kind))
+    host_id, name, kind, driver_name, nodes = ctx.progress[TARGET]
+    return Target(host_id, name, HostKind(kind), Spot(driver_name, tuple(nodes)))
 
 
 def _guest(ctx: StepContext) -> GuestSpec:
     """The guest on the source host."""
-    vcpus, memory_mb, disk_gb = ctx.progress[GUEST]
-    payload = ctx.job.payload
-    # a source host without a name is known by its id, as guest_of does
-    source = payload["source_host_name"] or payload["source_host_id"] or ""
-    return GuestSpec(ctx.job.entities["server_id"], source, vcpus, memory_mb, disk_gb)
+    return guest_from_record(ctx.progress[GUEST])
 
 
-def _remember_target(ctx: StepContext, host: Host | ClaimedHost) -> None:
-    ctx.progress[TARGET] = [host.id, host.name, host.kind.value]
+def _remember_target(ctx: StepContext, host: ClaimedHost) -> None:
+    nodes = list(host.numa_nodes)
+    ctx.progress[TARGET] = [host.id, host.name, host.kind.value, host.driver_name, nodes]
 
 
 @dataclass
@@ -87,13 +93,15 @@ class ClaimTarget:
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
-        guest = guest_of(self.region, server)
-        ctx.progress[GUEST] = [guest.vcpus, guest.memory_mb, guest.disk_gb]
+        ctx.progress[GUEST] = guest_record(guest_of(self.region, server))
         claimed = self.region.store.claimed_host(server.id, INCOMING)
         if claimed is not None:  # claimed before an interruption
             found = self.region.store.get_host(claimed)
             assert found is not None, "a claimed host is never deleted"
-            _remember_target(ctx, found)
+            nodes = self.region.store.claimed_nodes(server.id, INCOMING)
+            _remember_target(
+                ctx, ClaimedHost(found.id, found.name, found.kind, found.driver_name, nodes)
+            )
             return
         target_id = ctx.job.payload.get("target_host_id")
         try:
@@ -115,19 +123,23 @@ class ClaimTarget:
         self.region.release_claims(server_id, INCOMING, MIGRATION_UNDONE.change)
 
 
+#: a migration's driver call: the driver, the guest on its source, the target, the step's context
+DriverCall = Callable[[HypervisorDriver, GuestSpec, Spot, StepContext], None]
+
+
 @dataclass
 class DriverStep:
     """One hypervisor call of the migration, and the call that undoes it."""
 
     region: Region
     name: str
-    call: Callable[[HypervisorDriver, GuestSpec, str], None]
+    call: DriverCall
     on_target: bool
     then: Transition | None = None
 
     def run(self, ctx: StepContext) -> None:
-        guest, target = _guest(ctx), _target(ctx).name
-        driver_call(lambda: self.call(self.region.driver, guest, target))
+        guest, target = _guest(ctx), _target(ctx).spot
+        driver_call(lambda: self.call(self.region.driver, guest, target, ctx))
         if self.then is not None:
             change = self.then.change
             ctx.defer(lambda: self.region.store.change_task(guest.server_id, change))
@@ -135,10 +147,14 @@ class DriverStep:
     def compensate(self, ctx: StepContext) -> None:
         guest = _guest(ctx)
         if self.on_target:
-            target = _target(ctx).name
+            target = _target(ctx).spot
             driver_call(lambda: self.region.driver.discard_target(guest, target))
         else:
             driver_call(lambda: self.region.driver.restore_source(guest))
+
+
+def _copy_disks(driver: HypervisorDriver, guest: GuestSpec, target: Spot, ctx: StepContext) -> None:
+    driver.copy_disks(guest, target, ProgressReporter(ctx, COPIED))
 
 
 @dataclass
@@ -209,23 +225,17 @@ class ReleaseSource:
 def cold_migration_workflow(region: Region) -> Workflow:
     steps = (
         ClaimTarget(region),
-        DriverStep(
-            region,
-            "copy_disks",
-            lambda d, guest, target: d.copy_disks(guest, target),
-            on_target=True,
-            then=DISKS_COPIED,
-        ),
+        DriverStep(region, "copy_disks", _copy_disks, on_target=True, then=DISKS_COPIED),
         DriverStep(
             region,
             "define_on_target",
-            lambda d, guest, target: d.define_on_target(guest, target),
+            lambda d, guest, target, _ctx: d.define_on_target(guest, target),
             on_target=True,
         ),
         DriverStep(
             region,
             "cleanup_source",
-            lambda d, guest, _target: d.cleanup_source(guest),
+            lambda d, guest, _target, _ctx: d.cleanup_source(guest),
             on_target=False,
         ),
         SwitchOver(region),

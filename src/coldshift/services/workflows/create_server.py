@@ -16,7 +16,7 @@ from coldshift.drivers.base import DriverError
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.claims import NoCapacity, claim_room, where_created
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import driver_call, guest_of, host_name, job_server
+from coldshift.services.workflows.common import driver_call, guest_of, job_server
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Boot:
 
     def run(self, ctx: StepContext) -> None:
         server = job_server(self.region, ctx)
-        guest = guest_of(self.region, server, host_name(self.region, server.host_id))
+        guest = guest_of(self.region, server)
         driver_call(lambda: self.region.driver.boot(guest), Code.CREATE_FAILED)
 
     def compensate(self, ctx: StepContext) -> None:

@@ -16,7 +16,7 @@ from coldshift.domain.lifecycle import ACTION_UNDONE, REBOOTED, STARTED, STOPPED
 from coldshift.drivers.base import GuestSpec, HypervisorDriver
 from coldshift.jobs.workflow import StepContext, StepFailed, Workflow
 from coldshift.services.context import Region
-from coldshift.services.workflows.common import driver_call, guest_of, host_name, job_server
+from coldshift.services.workflows.common import driver_call, guest_of, job_server
 
 
 @dataclass
@@ -39,7 +39,7 @@ class DriverAction:
                 f"{Code.WRONG_STATE}: the ECS {server.id} is "
                 f"{server.status}; {self.name} does not apply",
             )
-        guest = guest_of(self.region, server, host_name(self.region, server.host_id))
+        guest = guest_of(self.region, server)
         driver_call(lambda: self.call(self.region.driver, guest), self.error_code)
 
     def compensate(self, ctx: StepContext) -> None:
@@ -86,7 +86,7 @@ _ACTIONS = (
         JobType.STOP_SERVER, "power_off", lambda d, g: d.power_off(g), Code.SYSTEM_ERROR, STOPPED
     ),
     _PowerAction(
-        JobType.REBOOT_SERVER, "reboot", lambda d, g: d.power_on(g), Code.REBOOT_FAILED, REBOOTED
+        JobType.REBOOT_SERVER, "reboot", lambda d, g: d.reboot(g), Code.REBOOT_FAILED, REBOOTED
     ),
     _PowerAction(
         JobType.DELETE_SERVER, "destroy", lambda d, g: d.destroy(g), Code.DELETE_FAILED, None
