@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from coldshift.config import Settings
 from coldshift.domain.catalog import Catalog
+from coldshift.drivers.base import HostRefused, HypervisorDriver
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
@@ -28,7 +29,7 @@ from coldshift.persistence.maintenance_store import SqlMaintenanceStore
 from coldshift.persistence.region_store import SqlRegionStore
 from coldshift.persistence.upgrades import start_up_lock, upgrade
 from coldshift.services.context import Region
-from coldshift.services.region_setup import sync_public_pool
+from coldshift.services.region_setup import CatalogConflict, sync_host_states, sync_public_pool
 from coldshift.services.workflows import build_registry
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Container:
     catalog: Catalog
     db: Database
     region: Region
-    driver: SimulatedDriver
+    driver: HypervisorDriver
     job_store: SqlJobStore
     worker: Worker
     listener: JobListener | None = None
@@ -59,7 +60,7 @@ def build(settings: Settings, catalog: Catalog) -> Container:
     clock = time.time
     store = SqlRegionStore(db, clock)
     job_store = SqlJobStore(db, clock)
-    driver = SimulatedDriver(catalog.driver.simulated)
+    driver = _driver(catalog)
     owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
     notifier = _LateNotifier()
     region = Region(
@@ -86,12 +87,45 @@ def build(settings: Settings, catalog: Catalog) -> Container:
     return Container(settings, catalog, db, region, driver, job_store, worker, listener)
 
 
+def _driver(catalog: Catalog) -> HypervisorDriver:
+    settings = catalog.driver.libvirt
+    if catalog.driver.kind != "libvirt" or settings is None:
+        return SimulatedDriver(catalog.driver.simulated)
+    try:
+        from coldshift.drivers.libvirt.driver import LibvirtDriver
+    except ImportError as exc:
+        raise CatalogConflict(
+            "driver.kind = 'libvirt' needs the libvirt-python binding: install Debian's "
+            "libvirt-dev and pkg-config, then pip install 'coldshift[libvirt]'"
+        ) from exc
+    return LibvirtDriver(settings, catalog)
+
+
+def _probe_hosts(container: Container) -> None:
+    """A libvirt region's hosts: their NUMA cells read, the unreachable ones set at fault."""
+    probe = getattr(container.driver, "probe", None)
+    if probe is None:
+        return
+    try:
+        statuses = probe()
+    except HostRefused as exc:
+        raise CatalogConflict(str(exc)) from exc
+    unreachable = {s.name for s in statuses if not s.reachable}
+    faulty = sync_host_states(container.region.store, unreachable)
+    for status in statuses:
+        if not status.reachable:
+            log.warning("host %s does not answer: %s", status.name, status.reason)
+    if faulty:
+        log.warning("hosts at fault, left out of placement: %s", ", ".join(faulty))
+
+
 def prepare(container: Container) -> None:
     """Schema, public pool and its capacity index, and (single-process SQLite) the leases a
     dead process left."""
     with start_up_lock(container.db):
         upgrade(container.db)
         added, removed = sync_public_pool(container.region.store, container.catalog, time.time())
+        _probe_hosts(container)
     log.info("public pool: %d hosts added, %d removed", added, removed)
     container.region.pool.rebuild(container.region.store)
     if container.db.is_sqlite:

@@ -84,7 +84,7 @@ def test_an_undo_that_cannot_reach_the_target_fails_the_job_and_leaves_maintenan
     move = deh_to_deh(build_region(process))
     assert move.target is not None
     target = host_name(process, move.target)
-    process.container.driver.set_operation("define_on_target", fail_next=1)
+    process.driver.set_operation("define_on_target", fail_next=1)
     cluster.unreachable.add(target)
 
     (job_id,) = submit(process, cluster.clock, [move])

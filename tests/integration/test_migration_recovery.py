@@ -273,6 +273,13 @@ class Process:
     def worker(self) -> Worker:
         return self.container.worker
 
+    @property
+    def driver(self) -> SimulatedDriver:
+        """The process's driver: the simulated one, into which faults can be injected."""
+        driver = self.container.driver
+        assert isinstance(driver, SimulatedDriver)
+        return driver
+
     def runner(self) -> JobRunner:
         """What one more worker thread of this process runs jobs with."""
         return JobRunner(self.container.job_store, self.registry, self.worker.owner, LEASE)
@@ -522,7 +529,7 @@ def crash_and_recover(
     moves = build_region(process)
     before = {s.id: s for s in process.region.store.list_servers(PROJECT)}
     if fault is not None:
-        process.container.driver.set_operation(fault, fail_next=len(moves))
+        process.driver.set_operation(fault, fail_next=len(moves))
     job_ids = submit(process, cluster.clock, moves)
     for n, crash in enumerate(crashes, start=1):
         for _ in moves:  # each worker thread reaches the instant: the process dies there
@@ -623,7 +630,7 @@ def test_no_new_task_starts_on_a_server_before_its_recovered_job_has_ended(
     move = build_region(process)[0]
     undoing = crash.action == "compensate"
     if undoing:
-        process.container.driver.set_operation("define_on_target", fail_next=1)
+        process.driver.set_operation("define_on_target", fail_next=1)
     (first,) = submit(process, cluster.clock, [move])
     with pytest.raises(Killed):
         process.worker.run_until_idle()
@@ -672,7 +679,7 @@ def test_the_driver_gets_the_source_guest_and_claimed_target_at_every_step(
     moves = build_region(process)
     region = process.region
     if fault:
-        process.container.driver.set_operation("define_on_target", fail_next=len(moves))
+        process.driver.set_operation("define_on_target", fail_next=len(moves))
     guests = {}
     for move in moves:
         server, source = (

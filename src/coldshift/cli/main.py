@@ -81,7 +81,11 @@ def serve(
     listening = _bind(host, port)
     lock = _single_process_lock(settings.db_url)
     with _database_errors():
-        container = bootstrap.build(settings, loaded)
+        try:
+            container = bootstrap.build(settings, loaded)
+        except ColdshiftError as exc:
+            console.print(f"[red]coldshift: {exc}[/red]")
+            raise typer.Exit(2) from exc
     try:
         bootstrap.start(container)
     except ColdshiftError as exc:

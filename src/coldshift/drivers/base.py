@@ -20,6 +20,11 @@ class DriverError(Exception):
         self.transient = transient
 
 
+class HostRefused(Exception):
+    """A host cannot serve as its type says (e.g. too few NUMA cells): the region does not
+    start until the catalog or the host is fixed."""
+
+
 class NoFreeMachines(Exception):
     def __init__(self, free: int) -> None:
         super().__init__(f"{free} free")

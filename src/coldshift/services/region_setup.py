@@ -6,7 +6,7 @@ import uuid
 
 from coldshift.domain.catalog import Catalog, PoolSpec
 from coldshift.domain.errors import ColdshiftError
-from coldshift.domain.hosts import Host, HostKind, HostState, new_numa_nodes
+from coldshift.domain.hosts import Host, HostChange, HostKind, HostState, new_numa_nodes
 from coldshift.services.ports import PoolInventory
 
 _POOL_NAMESPACE = uuid.UUID("5b0c6f0e-3c1d-4b8e-9a57-6c01d5a00100")
@@ -45,6 +45,21 @@ def sync_public_pool(store: PoolInventory, catalog: Catalog, now: float) -> tupl
     store.add_hosts(missing)
     store.remove_hosts([h.id for h in stale])
     return len(missing), len(stale)
+
+
+def sync_host_states(store: PoolInventory, unreachable: set[str]) -> list[str]:
+    """Hosts on a physical host that does not answer become "fault" (placement skips them);
+    those whose host answers again become "available". The names of the hosts now at fault."""
+    faulty = []
+    for host in store.list_hosts():
+        if host.state is HostState.RELEASED:
+            continue
+        wanted = HostState.FAULT if host.driver_name in unreachable else HostState.AVAILABLE
+        if host.state is not wanted:
+            store.update_host(host.id, HostChange(state=wanted))
+        if wanted is HostState.FAULT:
+            faulty.append(host.name)
+    return faulty
 
 
 def _claimed(host: Host) -> bool:

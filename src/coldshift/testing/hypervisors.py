@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ SERVICE_USER = "coldshift-hv"
 LIBVIRTD = "/usr/sbin/libvirtd"
 _START_SECONDS = 30.0
 _ROOT = os.geteuid() == 0
+#: QEMU capabilities as a daemon of this machine probed them, for the next daemons
+_QEMU_CACHE = Path(tempfile.gettempdir()) / f"coldshift-hv-qemu-cache-{os.geteuid()}"
 
 
 def unavailable_reason() -> str | None:
@@ -91,6 +94,7 @@ class SessionDaemon:
             return
         for sub in ("run", "config", "data", "cache", "home", "pool"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        _seed_qemu_cache(self.root / "cache")
         _chown_tree(self.root, self.uid, self.gid)
         self.socket.unlink(missing_ok=True)
         env = {
@@ -148,7 +152,8 @@ class SessionDaemon:
 
 
 def start_daemons(names: list[str], base: Path) -> list[SessionDaemon]:
-    """Start one daemon per name under ``base`` (each in ``base/<name>``)."""
+    """Start one daemon per name under ``base`` (each in ``base/<name>``), a directory that
+    the service user can reach (e.g. made by ``tempfile.mkdtemp`` in /tmp)."""
     uid, gid = ensure_service_user()
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)
@@ -158,6 +163,7 @@ def start_daemons(names: list[str], base: Path) -> list[SessionDaemon]:
             daemon = SessionDaemon(name, base / name, uid, gid)
             daemon.start()
             daemons.append(daemon)
+            _keep_qemu_cache(daemon)
     except BaseException:
         stop_daemons(daemons)
         raise
@@ -167,6 +173,33 @@ def start_daemons(names: list[str], base: Path) -> list[SessionDaemon]:
 def stop_daemons(daemons: list[SessionDaemon]) -> None:
     for daemon in daemons:
         daemon.stop()
+
+
+def _seed_qemu_cache(cache: Path) -> None:
+    """A new daemon probes QEMU for its capabilities (4 s here) unless its cache has them:
+    give it those that an earlier daemon of this machine found."""
+    if _QEMU_CACHE.is_dir() and not (cache / "libvirt").exists():
+        shutil.copytree(_QEMU_CACHE, cache / "libvirt")
+
+
+def _keep_qemu_cache(daemon: SessionDaemon) -> None:
+    if _QEMU_CACHE.is_dir():
+        return
+    import libvirt
+
+    conn = libvirt.open(daemon.uri)
+    try:
+        conn.getCapabilities()  # probes QEMU once, and fills the daemon's cache
+    finally:
+        conn.close()
+    found = daemon.root / "cache" / "libvirt"
+    if found.is_dir():
+        partial = _QEMU_CACHE.with_name(f"{_QEMU_CACHE.name}.{os.getpid()}")
+        shutil.copytree(found, partial, dirs_exist_ok=True)
+        try:
+            partial.rename(_QEMU_CACHE)
+        except OSError:  # another process kept its copy first
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

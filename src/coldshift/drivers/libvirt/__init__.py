@@ -1,0 +1,1 @@
+"""The libvirt driver: real KVM hosts, real disks, real guests (libvirt.md)."""
