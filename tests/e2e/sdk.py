@@ -28,11 +28,12 @@ def create_servers(
     tenancy: str | None = None,
     dedicated_host_id: str | None = None,
     data_gb: int | None = None,
+    group: str | None = None,
 ) -> Any:
     hints = None
-    if tenancy or dedicated_host_id:
+    if tenancy or dedicated_host_id or group:
         hints = ecs.PostPaidServerSchedulerHints(
-            tenancy=tenancy, dedicated_host_id=dedicated_host_id
+            group=group, tenancy=tenancy, dedicated_host_id=dedicated_host_id
         )
     server = ecs.PostPaidServer(
         name=name,
@@ -179,3 +180,53 @@ def raw_deh(client: Any, host_id: str) -> Any:
 
 def release_deh(client: Any, host_id: str) -> Any:
     return client.delete_dedicated_host(deh.DeleteDedicatedHostRequest(dedicated_host_id=host_id))
+
+
+def create_group(client: Any, name: str = "ha", policies: list[str] | None = None) -> Any:
+    option = ecs.CreateServerGroupOption(name=name, policies=policies or ["anti-affinity"])
+    body = ecs.CreateServerGroupRequestBody(server_group=option)
+    return client.create_server_group(ecs.CreateServerGroupRequest(body=body)).server_group
+
+
+def show_group(client: Any, group_id: str) -> Any:
+    request = ecs.ShowServerGroupRequest(server_group_id=group_id)
+    return client.show_server_group(request).server_group
+
+
+def delete_group(client: Any, group_id: str) -> Any:
+    return client.delete_server_group(ecs.DeleteServerGroupRequest(server_group_id=group_id))
+
+
+def add_member(client: Any, group_id: str, server_id: str) -> Any:
+    body = ecs.AddServerGroupMemberRequestBody(
+        add_member=ecs.ServerGroupMember(instance_uuid=server_id)
+    )
+    request = ecs.AddServerGroupMemberRequest(server_group_id=group_id, body=body)
+    return client.add_server_group_member(request)
+
+
+def remove_member(client: Any, group_id: str, server_id: str) -> Any:
+    body = ecs.DeleteServerGroupMemberRequestBody(
+        remove_member=ecs.ServerGroupMember(instance_uuid=server_id)
+    )
+    request = ecs.DeleteServerGroupMemberRequest(server_group_id=group_id, body=body)
+    return client.delete_server_group_member(request)
+
+
+def add_members(client: Any, group_id: str, *server_ids: str) -> Any:
+    body = ecs.BatchAddServerGroupMemberReq(server_ids=list(server_ids))
+    request = ecs.BatchAddServerGroupMemberRequest(server_group_id=group_id, body=body)
+    with pytest.deprecated_call():  # Huawei lists the batch APIs as out of date
+        return client.batch_add_server_group_member(request)
+
+
+def remove_members(client: Any, group_id: str, *server_ids: str) -> Any:
+    body = ecs.BatchDeleteServerGroupMemberReq(server_ids=list(server_ids))
+    request = ecs.BatchDeleteServerGroupMemberRequest(server_group_id=group_id, body=body)
+    with pytest.deprecated_call():
+        return client.batch_delete_server_group_member(request)
+
+
+def host_of(client: Any, server_id: str) -> str:
+    """The host the server is on (``OS-EXT-SRV-ATTR:host``)."""
+    return str(show(client, server_id).os_ext_srv_att_rhost)

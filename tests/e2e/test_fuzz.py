@@ -127,6 +127,7 @@ def real_ids(region: Region) -> dict[str, str]:
         "server_id": server_id,
         "job_id": job_id,
         "dedicated_host_id": host_id,
+        "server_group_id": sdk.create_group(region.ecs(), "fuzzed").id,
         "availability_zone": "az-a",
         "operation": sorted(admin.operations(region.url))[0],
     }

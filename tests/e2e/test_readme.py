@@ -61,9 +61,11 @@ def test_the_readme_cold_migration_and_admin_examples_run(tmp_path: Path) -> Non
     try:
         fault = run_example(readme_block("coldshift's own signer:"), server, tmp_path, "admin.py")
         migration = run_example(readme_block("## Cold migration"), server, tmp_path, "cold.py")
+        groups = run_example(readme_block("## ECS groups"), server, tmp_path, "groups.py")
     finally:
         server.stop()
     assert "'fail_next': 1" in fault and "'operation': 'copy_disks'" in fault, fault
+    assert groups == "SUCCESS 3 members on 3 hosts\n", groups
     lines = migration.splitlines()
     assert lines.count("    SUCCESS SHUTOFF None") == 3, migration  # stop and two moves
     assert "    RUNNING RESIZE resize_migrated" in lines, migration

@@ -57,10 +57,12 @@ class Holdings:
     deh: str
     spare_deh: str
     job: str
+    group: str  # an ECS group whose member is ``stopped``
     names: tuple[str, ...]
 
     def secrets(self, project_id: str) -> frozenset[str]:
-        ids = (self.stopped, self.other_stopped, self.deh, self.spare_deh, self.job, project_id)
+        ids = [self.stopped, self.other_stopped, self.deh, self.spare_deh, self.job, self.group]
+        ids.append(project_id)
         return frozenset((*ids, *self.names))
 
 
@@ -83,8 +85,10 @@ def _holdings(region: Region, creds: Creds, prefix: str) -> Holdings:
     stopped, other = created.server_ids
     stopping = sdk.stop(region.ecs(creds), stopped, other).job_id
     assert sdk.wait_job(region.ecs(creds), stopping).status == "SUCCESS"
-    names = (f"{prefix}-hidden-deh", f"{prefix}-hidden-vm")
-    return Holdings(stopped, other, deh, spare, created.job_id, names)
+    group = sdk.create_group(region.ecs(creds), f"{prefix}-hidden-group").id
+    sdk.add_member(region.ecs(creds), group, stopped)
+    names = (f"{prefix}-hidden-deh", f"{prefix}-hidden-vm", f"{prefix}-hidden-group")
+    return Holdings(stopped, other, deh, spare, created.job_id, group, names)
 
 
 @pytest.fixture(scope="module")
@@ -547,7 +551,12 @@ class Probe:
     foreign: Callable[[World], str]  # the id of BETA's to put in
 
     def wire(self, region: Region, world: World, probed: str) -> Wire:
-        own = {"{p}": P_ALPHA, "{own}": world.alpha.stopped, "{own_deh}": world.alpha.spare_deh}
+        own = {
+            "{p}": P_ALPHA,
+            "{own}": world.alpha.stopped,
+            "{own_deh}": world.alpha.spare_deh,
+            "{own_group}": world.alpha.group,
+        }
         path, body = self.path, b"" if self.body is None else dumps(self.body)
         for mark, value in {**own, "{id}": probed}.items():
             path, body = path.replace(mark, value), body.replace(mark.encode(), value.encode())
@@ -574,6 +583,10 @@ def _project(_world: World) -> str:
     return P_BETA
 
 
+def _group(world: World) -> str:
+    return world.beta.group
+
+
 def _batch(action: str, *ids: str) -> dict[str, Any]:
     return {action: {"servers": [{"id": i} for i in ids]}}
 
@@ -585,7 +598,8 @@ def _on_deh(**extra: Any) -> Any:
 
 
 NOVA_ACTIONS = ("lock", "unlock", "os-start", "os-stop")
-NO_SERVER, NO_DEH = ("Ecs.0114", "DEH.0018")
+NO_SERVER, NO_DEH, NO_GROUP = ("Ecs.0114", "DEH.0018", "Ecs.0313")
+GROUPS = "/v1/{p}/cloudservers/os-server-groups"
 
 PROBES: dict[str, Probe] = {
     # cold migration: the server in the URL, the target DeH in the body
@@ -706,6 +720,58 @@ PROBES: dict[str, Probe] = {
     "betas-deh-as-a-marker": Probe(
         "GET", "/v1.0/{p}/dedicated-hosts?marker={id}", None, 400, NO_DEH, _deh
     ),
+    # ECS groups: the group in the URL, the member in the body
+    "show-betas-group": Probe("GET", GROUPS + "/{id}", None, 404, NO_GROUP, _group),
+    "delete-betas-group": Probe("DELETE", GROUPS + "/{id}", None, 404, NO_GROUP, _group),
+    **{
+        f"{action}-own-server-in-betas-group": Probe(
+            "POST",
+            GROUPS + "/{id}/action",
+            {action: {"instance_uuid": "{own}"}},
+            404,
+            NO_GROUP,
+            _group,
+        )
+        for action in ("add_member", "remove_member")
+    },
+    **{
+        f"batch-{path}-own-server-in-betas-group": Probe(
+            "POST", GROUPS + f"/{{id}}/{path}", {"server_ids": ["{own}"]}, 404, NO_GROUP, _group
+        )
+        for path in ("add_members", "remove_members")
+    },
+    "add-betas-server-to-own-group": Probe(
+        "POST",
+        GROUPS + "/{own_group}/action",
+        {"add_member": {"instance_uuid": "{id}"}},
+        404,
+        NO_SERVER,
+        _server,
+    ),
+    "batch-add-own-and-betas-server-to-own-group": Probe(
+        "POST",
+        GROUPS + "/{own_group}/add_members",
+        {"server_ids": ["{own}", "{id}"]},
+        404,
+        NO_SERVER,
+        _server,
+    ),
+    "create-in-betas-group": Probe(
+        "POST",
+        "/v1/{p}/cloudservers",
+        json.loads(server_with("os:scheduler_hints", {"group": "{id}"})),
+        400,
+        "Ecs.0005",
+        _group,
+    ),
+    "betas-group-as-a-marker": Probe("GET", GROUPS + "?marker={id}", None, 400, "Ecs.0005", _group),
+    **{
+        f"nova-{version}-{method.lower()}-betas-group": Probe(
+            method, f"/{version}/{{p}}/os-server-groups/{{id}}", None, 404, "itemNotFound", _group
+        )
+        for version in ("v2", "v2.1")
+        for method in ("GET", "DELETE")
+    },
     # BETA's project itself
     "betas-project-in-the-url": Probe(
         "POST",
@@ -767,6 +833,8 @@ def test_the_probes_work_on_alphas_own_ids(shared: Region, world: World) -> None
         ("/v1.0/{p}/dedicated-hosts/{id}", a.spare_deh, a.spare_deh),
         ("/v1.0/{p}/dedicated-hosts/{id}/servers", a.deh, a.other_stopped),
         ("/v1.0/{p}/quota-sets/{id}", P_ALPHA, "quota_set"),
+        ("/v1/{p}/cloudservers/os-server-groups/{id}", a.group, a.stopped),
+        ("/v2.1/{p}/os-server-groups/{id}", a.group, a.stopped),
     ]
     for path, own_id, expected in own:
         response = Probe("GET", path, None, 200, "", _project).wire(shared, world, own_id).send()

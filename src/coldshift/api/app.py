@@ -15,7 +15,7 @@ from starlette.responses import Response
 from coldshift.api import errors, openapi
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
-from coldshift.api.routes import admin, catalog, dedicated_hosts, jobs, nova, servers
+from coldshift.api.routes import admin, catalog, dedicated_hosts, groups, jobs, nova, servers
 from coldshift.domain.errors import BadRequest, ColdshiftError, MethodNotAllowed, UnknownApi
 from coldshift.services.context import Region
 
@@ -39,8 +39,9 @@ def create_app(
         title="coldshift", version="0.1.0", default_response_class=JsonResponse, lifespan=lifespan
     )
     app.state.region = region
-    # catalog first: its /v1/{p}/cloudservers/flavors must win over /v1/{p}/cloudservers/{id}
-    for module in (catalog, servers, jobs, nova, dedicated_hosts, admin):
+    # catalog and groups first: their /v1/{p}/cloudservers/flavors and .../os-server-groups
+    # must win over /v1/{p}/cloudservers/{id}
+    for module in (catalog, groups, servers, jobs, nova, dedicated_hosts, admin):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     openapi.install(app)

@@ -85,6 +85,12 @@ TABLE: dict[type[BaseException], Mapping] = {
     e.HostInUse: Mapping(
         (409, Code.DEH_CONFLICT), (409, Code.DEH_CONFLICT), (409, "conflictingRequest")
     ),
+    e.ServerGroupNotFound: Mapping(
+        (404, Code.GROUP_NOT_FOUND), (404, Code.DEH_BAD_REQUEST), (404, "itemNotFound")
+    ),
+    e.GroupFull: Mapping(
+        (400, Code.GROUP_MEMBER_QUOTA), (403, Code.DEH_BAD_REQUEST), (403, "forbidden")
+    ),
     e.QuotaExceeded: Mapping((400, Code.QUOTA), (403, Code.DEH_BAD_REQUEST), (403, "forbidden")),
     e.HostTypeNotOffered: Mapping(
         (400, Code.BAD_REQUEST), (403, Code.DEH_BAD_REQUEST), (400, "badRequest")

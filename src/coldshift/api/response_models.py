@@ -386,3 +386,51 @@ class MaintenanceTask(_Doc):
 
 class MaintenanceList(_Doc):
     maintenance_tasks: list[MaintenanceTask]
+
+
+# --- ECS groups --------------------------------------------------------------------------------
+
+
+class ServerGroup(_Doc):
+    id: str
+    name: str
+    policies: list[Literal["anti-affinity"]]
+    members: list[str]
+    metadata: dict[str, str]
+
+
+class ServerGroupShow(_Doc):
+    server_group: ServerGroup
+
+
+class ServerGroupPageInfo(_Doc):
+    next_marker: str | None = None
+
+
+class ServerGroupList(_Doc):
+    server_groups: list[ServerGroup]
+    page_info: ServerGroupPageInfo | None = None
+
+
+class NovaServerGroup(ServerGroup):
+    project_id: str
+    user_id: str
+
+
+class NovaServerGroupShow(_Doc):
+    server_group: NovaServerGroup
+
+
+class NovaServerGroupList(_Doc):
+    server_groups: list[NovaServerGroup]
+
+
+class MemberResult(_Doc):
+    status: str
+    server_id: str
+    fail_reason: str
+
+
+class MembersChanged(_Doc):
+    status: str
+    servers: list[MemberResult]

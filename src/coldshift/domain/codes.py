@@ -21,6 +21,8 @@ class Code(StrEnum):
     FLAVOR_NOT_FOUND = "Ecs.0029"
     #: description too long or with forbidden characters
     DESCRIPTION_INVALID = "Ecs.0041"
+    #: an ECS group would have more members than allowed
+    GROUP_MEMBER_QUOTA = "Ecs.0022"
     #: the ECS is in a state that does not allow the operation
     WRONG_STATE = "Ecs.0100"
     #: a valid key used outside its project or privileges
@@ -35,7 +37,9 @@ class Code(StrEnum):
     START_FAILED = "Ecs.0226"
     #: rebooting an ECS failed
     REBOOT_FAILED = "Ecs.0227"
-    #: no host has room (capacity or the NUMA rules)
+    #: the ECS group does not exist (Huawei: "ECS group query failed")
+    GROUP_NOT_FOUND = "Ecs.0313"
+    #: no host has room (capacity, the NUMA rules or an ECS group's anti-affinity)
     NO_CAPACITY = "Ecs.0319"
     #: deleting an ECS failed
     DELETE_FAILED = "Ecs.0501"

@@ -20,6 +20,8 @@ class CreateServers:
     availability_zone: str | None = None
     tenancy: str | None = None
     dedicated_host_id: str | None = None
+    #: the ECS group (os:scheduler_hints.group) the new servers join
+    group_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     description: str = ""

@@ -11,7 +11,9 @@ class (by MRO) to a status and a Huawei error code in one table (``api/errors.py
     │   ├── InvalidMarker          a paging marker that names nothing
     │   ├── FlavorNotFound
     │   ├── InvalidTarget          migrate/create target DeH unusable (unknown, wrong AZ, type...)
-    │   └── SameDedicatedHost
+    │   │   └── GroupHostTaken     the target DeH holds another member of the ECS's group
+    │   ├── SameDedicatedHost
+    │   └── GroupMembershipRefused a server that cannot join or leave this ECS group
     ├── AuthError
     │   ├── AuthenticationFailed   signature, key or date refused
     │   └── Forbidden              a valid key used outside its project or privileges
@@ -22,6 +24,7 @@ class (by MRO) to a status and a Huawei error code in one table (``api/errors.py
     │   ├── ServerNotFound
     │   ├── JobNotFound
     │   ├── DedicatedHostNotFound
+    │   ├── ServerGroupNotFound
     │   └── HostTypeNotFound
     ├── Conflict
     │   ├── ServerLocked
@@ -29,6 +32,7 @@ class (by MRO) to a status and a Huawei error code in one table (``api/errors.py
     │   ├── HostInUse              release refused: servers on or migrating to/from the DeH
     │   └── HostReleased
     ├── QuotaExceeded
+    │   └── GroupFull              an ECS group already has its most members
     └── HostTypeNotOffered
 """
 
@@ -102,6 +106,20 @@ class SameDedicatedHost(BadRequest):
         )
 
 
+class GroupHostTaken(InvalidTarget):
+    """The target DeH already holds another member of the ECS's anti-affinity group."""
+
+    def __init__(self, host_id: str, group_id: str) -> None:
+        super().__init__(
+            f"dedicated host {host_id} already holds another member of ECS group {group_id}; "
+            "its anti-affinity policy puts no two members on one host: choose another DeH"
+        )
+
+
+class GroupMembershipRefused(BadRequest):
+    """A server cannot join (or leave) this ECS group as asked."""
+
+
 class AuthError(ColdshiftError):
     """Authentication or authorisation refused."""
 
@@ -155,6 +173,13 @@ class DedicatedHostNotFound(NotFound):
         super().__init__(f"dedicated host {host_id} does not exist")
 
 
+class ServerGroupNotFound(NotFound):
+    """No such ECS group in this project (another project's answers the same)."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"ECS group {group_id} does not exist")
+
+
 class HostTypeNotFound(NotFound):
     """The DeH host type does not exist."""
 
@@ -197,6 +222,16 @@ class HostReleased(Conflict):
 
 class QuotaExceeded(ColdshiftError):
     """The project's quota does not allow the request."""
+
+
+class GroupFull(QuotaExceeded):
+    """The ECS group would have more members than allowed."""
+
+    def __init__(self, group_id: str, limit: int, members: int, adding: int) -> None:
+        super().__init__(
+            f"ECS group {group_id} has {members} of at most {limit} members; "
+            f"{adding} more do not fit"
+        )
 
 
 class HostTypeNotOffered(ColdshiftError):

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, delete, exists, select, update
 
 from coldshift.domain.hosts import ClaimRole, HostState, Placement
 from coldshift.domain.lifecycle import TaskChange
+from coldshift.persistence.group_store import give_up_group_places_in, take_group_place_in
 from coldshift.persistence.guards import change_task_in
 from coldshift.persistence.sql_store import SqlStore
 from coldshift.persistence.tables import claims, hosts, numa_nodes
@@ -94,7 +95,8 @@ def _set_role(conn: Connection, server_id: str, old: str, new: str) -> None:
 
 
 class _ClaimLost(Exception):
-    """A NUMA node no longer had room: a concurrent claim won. Rolls the transaction back."""
+    """A NUMA node no longer had room, or another member of the server's ECS group holds
+    the host: a concurrent claim won. Rolls the transaction back."""
 
 
 def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str) -> None:
@@ -106,6 +108,9 @@ def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str)
         .values(state=hosts.c.state)
     )
     if held.rowcount != 1 or not _take_nodes(conn, placement):
+        raise _ClaimLost
+    # The anti-affinity rule, in the same transaction as the capacity: see group_store.
+    if not take_group_place_in(conn, server_id, placement.host_id):
         raise _ClaimLost
     conn.execute(
         claims.insert(),
@@ -160,6 +165,8 @@ def release_in(conn: Connection, server_id: str, role: str | None) -> list[str]:
                 memory_free=numa_nodes.c.memory_free + row.memory_mb,
             )
         )
+    freed = sorted({r.host_id for r in rows})
     if rows:
         conn.execute(delete(claims).where(claims.c.id.in_([r.id for r in rows])))
-    return sorted({r.host_id for r in rows})
+        give_up_group_places_in(conn, server_id, freed)
+    return freed

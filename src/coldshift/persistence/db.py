@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
@@ -67,6 +69,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_or_skip(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert one row unless one of the same key exists (then nothing, and False). Unlike a
+    caught IntegrityError, the transaction goes on, on PostgreSQL too; a concurrent insert of
+    the same key waits for the first to end and then skips: a compare-and-set on the key."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    result = conn.execute(dialect(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
 
 
 URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"

@@ -1,4 +1,6 @@
-"""The invariants of cold-migration.md, checked against a database at a quiet moment."""
+"""The invariants of cold-migration.md, checked against a database at a quiet moment, and
+the ECS groups' anti-affinity (4: no two members of a group hold room on one host, and each
+member's hosts are exactly its group's places, none stale)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from sqlalchemy import select
 
 from coldshift.jobs.model import JobStatus
 from coldshift.persistence.db import Database
-from coldshift.persistence.tables import claims, jobs, numa_nodes, servers
+from coldshift.persistence.tables import (
+    claims,
+    group_hosts,
+    jobs,
+    numa_nodes,
+    server_group_members,
+    servers,
+)
 
 Rows = Sequence[Any]
 PLACED = "placed"
@@ -43,10 +52,13 @@ def check(db: Database) -> list[Drift]:
         job_rows = conn.execute(
             select(jobs.c.id, jobs.c.status, jobs.c.entities, jobs.c.parent_id)
         ).all()
+        member_rows = conn.execute(select(server_group_members)).all()
+        place_rows = conn.execute(select(group_hosts)).all()
     return (
         _capacity(nodes, claim_rows)
         + _placement(server_rows, claim_rows, job_rows)
         + _jobs(server_rows, job_rows)
+        + _groups(member_rows, place_rows, claim_rows)
     )
 
 
@@ -136,4 +148,26 @@ def _jobs(server_rows: Rows, job_rows: Rows) -> list[Drift]:
             drift.append(
                 Drift(3, (s.id,), f"task {s.task_state} with {busy.get(s.id, 0)} unfinished jobs")
             )
+    return drift
+
+
+def _groups(member_rows: Rows, place_rows: Rows, claim_rows: Rows) -> list[Drift]:
+    group_of = {m.server_id: m.group_id for m in member_rows}
+    # (group, host) → the members holding room there, from the claims themselves
+    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for c in claim_rows:
+        if c.server_id in group_of:
+            holders[(group_of[c.server_id], c.host_id)].add(c.server_id)
+    drift = [
+        Drift(4, tuple(sorted(members)), f"group {group} has {len(members)} members on {host}")
+        for (group, host), members in holders.items()
+        if len(members) > 1
+    ]
+    places = {(p.group_id, p.host_id): p.server_id for p in place_rows}
+    for key, members in holders.items():
+        if places.get(key) not in members:
+            drift.append(Drift(4, (key[0], key[1]), "a member's host is not its group's place"))
+    for (group, host), member in places.items():
+        if member not in holders.get((group, host), set()):
+            drift.append(Drift(4, (group, host, member), "stale group place: no claim holds it"))
     return drift

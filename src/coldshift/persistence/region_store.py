@@ -23,6 +23,7 @@ from coldshift.domain.hosts import ClaimRole, Host, HostKind, NumaNode
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import Job
 from coldshift.persistence.claim_store import SqlClaimStore
+from coldshift.persistence.group_store import SqlGroupStore
 from coldshift.persistence.host_store import SqlHostStore
 from coldshift.persistence.job_store import job_from_row, load_job_tree
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
@@ -46,9 +47,9 @@ _HOST_WITH_NODES = (
 )
 
 
-class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore):
+class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore):
     """services.ports.RegionStore in SQL: the reads here, the writes by port in
-    server_store, host_store and claim_store."""
+    server_store, host_store, claim_store and group_store."""
 
     # ---- reads -------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import NewJob
 from coldshift.persistence.claim_store import release_in
+from coldshift.persistence.group_store import join_new_servers_in, leave_group_in
 from coldshift.persistence.guards import change_task_in, check_quota_in, start_task_in
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.job_store import insert_job
 from coldshift.persistence.rows import server_to_values
 from coldshift.persistence.sql_store import SqlStore
 from coldshift.persistence.tables import client_tokens, servers
-from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, GroupJoin, TaskGuard
 
 
 class SqlServerStore(SqlStore):
@@ -33,6 +34,7 @@ class SqlServerStore(SqlStore):
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
+        group: GroupJoin | None = None,
     ) -> None:
         """Record a job with the server changes that start it, in one transaction.
 
@@ -48,6 +50,9 @@ class SqlServerStore(SqlStore):
                     start_task_in(conn, guard, now)
                 if new_servers:
                     conn.execute(servers.insert(), [server_to_values(s) for s in new_servers])
+                if group is not None:
+                    ids = [s.id for s in new_servers]
+                    join_new_servers_in(conn, group.group_id, ids, group.limit, now)
                 announce(conn, insert_job(conn, job, now))
                 if client_token is not None:
                     conn.execute(
@@ -99,5 +104,6 @@ class SqlServerStore(SqlStore):
         """Remove a server and give back all its capacity. Idempotent. The hosts given room."""
         with self._db.write() as conn:
             freed = release_in(conn, server_id, None)
+            leave_group_in(conn, server_id)
             conn.execute(delete(servers).where(servers.c.id == server_id))
         return freed

@@ -159,6 +159,40 @@ maintenance_tasks = Table(
     Index("ix_maintenance_tasks_due", "done_at", "next_attempt_at"),
 )
 
+server_groups = Table(
+    "server_groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("policy", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_server_groups_project", "project_id", "created_at"),
+)
+
+# A server is in at most one group: its id is the key.
+server_group_members = Table(
+    "server_group_members",
+    metadata,
+    Column("server_id", String(64), primary_key=True),
+    Column("group_id", String(64), ForeignKey("server_groups.id"), nullable=False),
+    Column("joined_at", Float, nullable=False),
+    Index("ix_server_group_members_group", "group_id"),
+)
+
+# Anti-affinity as a compare-and-set: one row per (group, host) on which a member holds
+# claims, inserted in the claim's transaction and deleted with the member's last claim there.
+# The key lets one member per host in: of two members racing for a host, the second's insert
+# finds the row and its claim rolls back, as a lost capacity claim does.
+group_hosts = Table(
+    "group_hosts",
+    metadata,
+    Column("group_id", String(64), ForeignKey("server_groups.id"), primary_key=True),
+    Column("host_id", String(64), primary_key=True),
+    Column("server_id", String(64), nullable=False),
+    Index("ix_group_hosts_server", "server_id"),
+)
+
 client_tokens = Table(
     "client_tokens",
     metadata,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from coldshift.placement.capacity_index import CapacityIndex
 from coldshift.placement.engine import choose_host, closest_rejection, order_key
 from coldshift.placement.numa_fit import fit_numa, given_back, taken
-from coldshift.placement.reasons import lone_deh_scope, no_room_reason
+from coldshift.placement.reasons import group_rule_reason, lone_deh_scope, no_room_reason
 from coldshift.placement.snapshot import host_view, numa_request
 from coldshift.placement.types import (
     HostView,
@@ -36,6 +36,7 @@ __all__ = [
     "closest_rejection",
     "fit_numa",
     "given_back",
+    "group_rule_reason",
     "host_view",
     "lone_deh_scope",
     "no_room_reason",

@@ -10,6 +10,7 @@ flavors, so there are few shapes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 from sortedcontainers import SortedList
 
@@ -73,12 +74,17 @@ class CapacityIndex:
             if _fits(shape, old):
                 fitting.remove(entry)
 
-    def best(self, request: NumaRequest) -> Placement | Rejection:
-        """What ``choose_host`` would put first for these hosts, or its Rejection."""
+    def best(
+        self, request: NumaRequest, skip: frozenset[str] = frozenset()
+    ) -> Placement | Rejection:
+        """What ``choose_host`` would put first for these hosts but those in ``skip`` (an ECS
+        group's hosts: a few), or its Rejection. Looks at most ``len(skip) + 1`` entries."""
         fitting = self._fitting_for(_shape(request))
-        if not fitting:
-            return closest_rejection(request, self._hosts.values())
-        host = self._hosts[fitting[0][2]]
+        first = next((e for e in islice(fitting, len(skip) + 1) if e[2] not in skip), None)
+        if first is None:
+            others = (h for h in self._hosts.values() if h.host_id not in skip)
+            return closest_rejection(request, others)
+        host = self._hosts[first[2]]
         fit = fit_numa(request, host.nodes)
         assert isinstance(fit, NumaFit), "a shape's list holds only hosts that fit it"
         return Placement(host.host_id, fit)

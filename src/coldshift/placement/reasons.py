@@ -27,3 +27,11 @@ def lone_deh_scope(hosts: Sequence[Host]) -> str | None:
     if len(hosts) == 1 and hosts[0].kind is HostKind.DEH:
         return f"dedicated host {hosts[0].id}"
     return None
+
+
+def group_rule_reason(group_id: str, flavor_id: str, closed: int) -> str:
+    """Hosts fit the flavor, but the anti-affinity of the server's ECS group closes them all."""
+    return (
+        f"the anti-affinity policy of ECS group {group_id} leaves no host: every host with room "
+        f"for flavor {flavor_id} already holds a member of the group ({closed} host(s) closed)"
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from coldshift.domain.catalog import Catalog, Flavor
+from coldshift.domain.groups import GroupRule
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.servers import DEDICATED, Server
@@ -24,12 +25,13 @@ from coldshift.placement import (
     Rejection,
     Strategy,
     choose_host,
+    group_rule_reason,
     host_view,
     lone_deh_scope,
     no_room_reason,
     numa_request,
 )
-from coldshift.services.pool_capacity import PoolCapacity
+from coldshift.services.pool_capacity import PoolCapacity, RuleOf
 from coldshift.services.ports import PlacementStore
 
 #: claims one placement may lose to concurrent claims (of this or another process) before it
@@ -137,10 +139,12 @@ def claim_room(
 ) -> ClaimedHost:
     """Claim room for ``flavor`` in ``where`` under ``role``, making the server's task change
     ``then`` in the claim's transaction; the host it went to. Raises NoCapacity with the
-    numbers when nothing fits."""
+    numbers when nothing fits, or with the ECS group's rule when it closed every host that
+    fits. (The claim itself re-checks the rule: see ClaimStore.claim.)"""
     store = region.store
+    rule = _rule_of(store, server_id)
     if isinstance(where, PublicPool):
-        with region.pool.candidates(store, region.catalog, flavor, availability_zone) as pool:
+        with region.pool.candidates(store, region.catalog, flavor, availability_zone, rule) as pool:
             placement = claim_first(store.claim, server_id, flavor, pool, role, then)
             name = pool.name_of(placement.host_id)
         nodes = placement.fit.node_indexes
@@ -150,7 +154,7 @@ def claim_room(
     # each other's claims (exact packing and best fit); across processes the guarded claim
     # alone keeps capacity exact, and once every DeH that fit lost its claim they are re-read.
     with _DEH_DECISIONS:
-        dehs = _ScannedHosts(load, numa_request(flavor), flavor.id)
+        dehs = _ScannedHosts(load, numa_request(flavor), flavor.id, rule)
         placement = claim_first(store.claim, server_id, flavor, dehs, role, then)
     host = dehs.hosts[placement.host_id]
     nodes = placement.fit.node_indexes
@@ -182,9 +186,12 @@ class _ScannedHosts:
     """Candidates from a fresh read of the DeHs, which are few (a project's, or one named).
     The DeHs that fit are tried in order; once every one of them lost, they are read again."""
 
-    def __init__(self, load: Callable[[], list[Host]], request: NumaRequest, flavor_id: str):
+    def __init__(
+        self, load: Callable[[], list[Host]], request: NumaRequest, flavor_id: str, rule: RuleOf
+    ):
         self.hosts: dict[str, Host] = {}
         self._load, self._request, self._flavor_id = load, request, flavor_id
+        self._rule_of = rule
         self._queue: deque[Placement] = deque()
         self._no_room = ""
 
@@ -209,8 +216,24 @@ class _ScannedHosts:
         if isinstance(choice, Rejection):
             scope = lone_deh_scope(list(self.hosts.values()))
             self._no_room = no_room_reason(choice, self._flavor_id, views, scope)
-        else:
-            self._queue.extend(choice)
+            return
+        rule = self._rule_of()
+        open_ = [p for p in choice if rule is None or p.host_id not in rule.closed]
+        if not open_ and rule is not None:
+            self._no_room = group_rule_reason(rule.group_id, self._flavor_id, len(rule.closed))
+        self._queue.extend(open_)
+
+
+def _rule_of(store: PlacementStore, server_id: str) -> RuleOf:
+    """The server's group rule, read again at each decision (a lost claim may have lost to
+    another member); outside groups nothing is read again."""
+    if store.group_rule(server_id) is None:
+        return lambda: None
+
+    def current() -> GroupRule | None:
+        return store.group_rule(server_id)
+
+    return current
 
 
 def _dedicated_hosts(

@@ -16,6 +16,7 @@ from coldshift.jobs.model import NewJob
 from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import (
     ClientToken,
+    GroupJoin,
     JobNotifier,
     MaintenanceLog,
     RegionStore,
@@ -60,9 +61,15 @@ class Region:
         guards: tuple[TaskGuard, ...] = (),
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
+        group: GroupJoin | None = None,
     ) -> None:
         self.store.submit(
-            job, new_servers=new_servers, guards=guards, client_token=client_token, quota=quota
+            job,
+            new_servers=new_servers,
+            guards=guards,
+            client_token=client_token,
+            quota=quota,
+            group=group,
         )
         self.notifier.notify(max(1, len(job.children)))
 

@@ -7,7 +7,13 @@ guard of the submission, so that of two concurrent requests exactly one gets a j
 from __future__ import annotations
 
 from coldshift.domain.commands import MigrateServer
-from coldshift.domain.errors import InvalidTarget, SameDedicatedHost, ServerBusy, ServerLocked
+from coldshift.domain.errors import (
+    GroupHostTaken,
+    InvalidTarget,
+    SameDedicatedHost,
+    ServerBusy,
+    ServerLocked,
+)
 from coldshift.domain.hosts import Host, HostKind
 from coldshift.domain.ids import new_job_id
 from coldshift.domain.job_types import JobType
@@ -85,4 +91,13 @@ def _target(region: Region, cmd: MigrateServer, server: Server, source: Host | N
     if on_deh and source is not None and source.id == target.id:
         raise SameDedicatedHost(target.id)
     check_host_takes(region, target, region.flavor(server.flavor_id), server.availability_zone)
+    _check_group_allows(region, server, target)
     return target
+
+
+def _check_group_allows(region: Region, server: Server, target: Host) -> None:
+    """A target DeH that visibly holds another member of the server's group is refused now;
+    one taken after this check is refused by the claim (the job FAILs, Ecs.0319)."""
+    rule = region.store.group_rule(server.id)
+    if rule is not None and target.id in rule.closed:
+        raise GroupHostTaken(target.id, rule.group_id)

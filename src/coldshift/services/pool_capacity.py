@@ -17,10 +17,11 @@ copy can be stale:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from coldshift.domain.catalog import Catalog, Flavor
+from coldshift.domain.groups import GroupRule
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.placement import (
     CapacityIndex,
@@ -29,6 +30,7 @@ from coldshift.placement import (
     Placement,
     Strategy,
     closest_rejection,
+    group_rule_reason,
     host_view,
     no_room_reason,
     numa_request,
@@ -38,6 +40,12 @@ from coldshift.placement import (
 from coldshift.services.ports import HostReads
 
 _IndexKey = tuple[str, str]  # (availability zone, host type)
+#: the server's ECS group rule as it is now (None outside groups): read again at each decision
+RuleOf = Callable[[], GroupRule | None]
+
+
+def _no_rule() -> GroupRule | None:
+    return None
 
 
 class PoolCapacity:
@@ -63,13 +71,14 @@ class PoolCapacity:
 
     @contextmanager
     def candidates(
-        self, store: HostReads, catalog: Catalog, flavor: Flavor, az: str
+        self, store: HostReads, catalog: Catalog, flavor: Flavor, az: str, rule: RuleOf = _no_rule
     ) -> Iterator[PoolCandidates]:
-        """The AZ's pool hosts able to take ``flavor``, best first, for one claim; other
-        decisions and refreshes of this process wait until the claim is over."""
+        """The AZ's pool hosts able to take ``flavor`` and open to the server under its
+        group ``rule``, best first, for one claim; other decisions and refreshes of this
+        process wait until the claim is over."""
         host_types = [t.host_type for t in catalog.host_types if t.supports(flavor.id)]
         with self._lock:
-            yield PoolCandidates(self, store, flavor, az, host_types)
+            yield PoolCandidates(self, store, flavor, az, host_types, rule)
 
     def views(self, az: str) -> list[HostView]:
         """The AZ's available pool hosts as the index holds them, in the store's order."""
@@ -95,15 +104,21 @@ class PoolCapacity:
         index = self._indexes[self._where[placement.host_id]]
         index.put(taken(index.host(placement.host_id), placement.fit))
 
-    def _best(self, request: NumaRequest, az: str, host_types: list[str]) -> Placement | None:
-        """The first choice over every host type that takes the flavor (the best of the bests,
-        by the order choose_host sorts in)."""
+    def _best(
+        self,
+        request: NumaRequest,
+        az: str,
+        host_types: list[str],
+        skip: frozenset[str] = frozenset(),
+    ) -> Placement | None:
+        """The first choice over every host type that takes the flavor, but the hosts in
+        ``skip`` (the best of the bests, by the order choose_host sorts in)."""
         choices: list[tuple[tuple[float, int, str], Placement]] = []
         for host_type in host_types:
             index = self._indexes.get((az, host_type))
             if index is None:
                 continue
-            best = index.best(request)
+            best = index.best(request, skip)
             if isinstance(best, Placement):
                 choices.append((order_key(index.host(best.host_id), Strategy.SPREAD), best))
         return min(choices, key=lambda choice: choice[0])[1] if choices else None
@@ -147,23 +162,36 @@ class PoolCandidates:
     it answers the claim service's ``Candidates`` questions from the index."""
 
     def __init__(
-        self, pool: PoolCapacity, store: HostReads, flavor: Flavor, az: str, host_types: list[str]
+        self,
+        pool: PoolCapacity,
+        store: HostReads,
+        flavor: Flavor,
+        az: str,
+        host_types: list[str],
+        rule: RuleOf = _no_rule,
     ) -> None:
         self._pool, self._store, self._flavor = pool, store, flavor
         self._request = numa_request(flavor)
         self._az, self._host_types = az, host_types
+        self._rule_of = rule
+        self._closed_by: GroupRule | None = None  # the rule that closed every host that fits
         # An AZ first asked for now is read now, and need not be re-read before "no room".
         self._fresh = az not in pool._loaded_azs
         if self._fresh:
             pool._reload_az(store, az)
 
     def next(self) -> Placement | None:
-        placement = self._pool._best(self._request, self._az, self._host_types)
+        rule = self._rule_of()
+        skip = rule.closed if rule is not None else frozenset()
+        placement = self._pool._best(self._request, self._az, self._host_types, skip)
         if placement is None and not self._fresh:
             # The rare path, at most once a claim: has another process freed room?
             self._pool._reload_az(self._store, self._az)
             self._fresh = True
-            placement = self._pool._best(self._request, self._az, self._host_types)
+            placement = self._pool._best(self._request, self._az, self._host_types, skip)
+        if placement is None and rule is not None and rule.closed:
+            unruled = self._pool._best(self._request, self._az, self._host_types)
+            self._closed_by = rule if unruled is not None else None
         return placement
 
     def name_of(self, host_id: str) -> str:
@@ -171,6 +199,9 @@ class PoolCandidates:
         return self._pool._indexes[self._pool._where[host_id]].host(host_id).name
 
     def no_room(self) -> str:
+        if self._closed_by is not None:
+            rule = self._closed_by
+            return group_rule_reason(rule.group_id, self._flavor.id, len(rule.closed))
         return self._pool._no_room(self._request, self._flavor, self._az, self._host_types)
 
     def claimed(self, placement: Placement) -> None:

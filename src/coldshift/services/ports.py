@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from coldshift.domain.groups import GroupRule, ServerGroup
 from coldshift.domain.hosts import Host, HostChange, HostKind, Placement
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.quotas import QuotaGuard
@@ -37,6 +38,15 @@ class ClientToken:
     token: str
     body_hash: str
     response: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupJoin:
+    """The new servers of a submission join ECS group ``group_id``, which may then hold at
+    most ``limit`` members (counted inside the submission's write)."""
+
+    group_id: str
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +168,12 @@ class ServerStore(Protocol):
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
+        group: GroupJoin | None = None,
     ) -> None:
-        """Record ``job`` with ``new_servers``, the guards' task changes and the client token,
-        all or nothing: ServerBusy when a guarded server is not idle (domain.lifecycle) or no
-        longer has the checked vm_state or host, QuotaExceeded, DuplicateSubmission."""
+        """Record ``job`` with ``new_servers`` (members of ``group`` when given), the guards'
+        task changes and the client token, all or nothing: ServerBusy when a guarded server
+        is not idle (domain.lifecycle) or no longer has the checked vm_state or host,
+        QuotaExceeded, GroupFull, ServerGroupNotFound, DuplicateSubmission."""
         ...
 
     def find_client_token(
@@ -178,7 +190,45 @@ class ServerStore(Protocol):
         ...
 
     def delete_server(self, server_id: str) -> list[str]:
-        """Remove the server and all its claims; the ids of the hosts whose room grew."""
+        """Remove the server, its claims and its group membership; the ids of the hosts
+        whose room grew."""
+        ...
+
+
+class GroupStore(Protocol):
+    """ECS groups and their members. The anti-affinity rule itself is kept by the claims:
+    a member's claim on a host takes, in the claim's transaction, the group's one place on
+    that host, so that of two members racing for one host exactly one wins."""
+
+    def add_group(self, group: ServerGroup) -> None: ...
+
+    def get_group(self, project_id: str, group_id: str) -> ServerGroup | None:
+        """The project's group with its members; None for an unknown or foreign id."""
+        ...
+
+    def list_groups(self, project_id: str) -> list[ServerGroup]:
+        """The project's groups, oldest first (created_at, then id)."""
+        ...
+
+    def delete_group(self, group_id: str) -> None:
+        """Remove the group; its members leave it (the rule no longer binds them)."""
+        ...
+
+    def add_members(self, group_id: str, server_ids: Sequence[str], limit: int) -> None:
+        """All or nothing: the servers join the group, each stopped and idle, and each
+        taking the group's place on the host it is on. ServerGroupNotFound, GroupFull (more
+        than ``limit`` members), ServerBusy (not stopped, or a task runs),
+        GroupMembershipRefused (in another group, or its host holds another member).
+        A server already in this group is left as it is."""
+        ...
+
+    def remove_members(self, group_id: str, server_ids: Sequence[str]) -> None:
+        """All or nothing: the servers leave the group and give up its places on their
+        hosts. ServerGroupNotFound; GroupMembershipRefused when one is not a member."""
+        ...
+
+    def group_rule(self, server_id: str) -> GroupRule | None:
+        """The server's group and the hosts it closes to the server; None outside groups."""
         ...
 
 
@@ -248,12 +298,14 @@ class ClaimStore(Protocol):
 class PlacementStore(HostReads, ClaimStore, Protocol):
     """What a claim reads and writes: the hosts, and the claims on them."""
 
+    def group_rule(self, server_id: str) -> GroupRule | None: ...
+
 
 class PoolInventory(HostReads, HostStore, Protocol):
     """What reconciling the public pool with the catalog reads and writes."""
 
 
-class RegionStore(RegionReads, ServerStore, HostStore, ClaimStore, Protocol):
+class RegionStore(RegionReads, ServerStore, HostStore, ClaimStore, GroupStore, Protocol):
     """Every port at once: what the composition root builds and ``Region.store`` holds."""
 
 

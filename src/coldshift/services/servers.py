@@ -8,10 +8,12 @@ from dataclasses import dataclass, replace
 from coldshift.domain.commands import CreateServers
 from coldshift.domain.errors import (
     BadRequest,
+    GroupFull,
     ServerBusy,
     ServerLocked,
     TooManyServers,
 )
+from coldshift.domain.groups import MAX_MEMBERS
 from coldshift.domain.ids import new_job_id, new_uuid
 from coldshift.domain.job_types import JobType
 from coldshift.domain.lifecycle import (
@@ -26,8 +28,9 @@ from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import POWER_NOSTATE, Server, VmState
 from coldshift.jobs.model import NewJob
 from coldshift.services.context import Region
+from coldshift.services.groups import group_for_create
 from coldshift.services.host_targets import resolve_create_target
-from coldshift.services.ports import ClientToken, DuplicateSubmission, TaskGuard
+from coldshift.services.ports import ClientToken, DuplicateSubmission, GroupJoin, TaskGuard
 
 MAX_CREATE_COUNT = 100
 MAX_BATCH = 1000
@@ -78,6 +81,7 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
     if cmd.count > MAX_CREATE_COUNT:
         raise TooManyServers(f"count must be at most {MAX_CREATE_COUNT}, got {cmd.count}")
     target = resolve_create_target(region, cmd, flavor)
+    group = _group_join(region, cmd)
     quota = _instance_quota(region, cmd.project_id, cmd.count)
     if cmd.dry_run:
         return Submitted(job_id="")
@@ -122,8 +126,19 @@ def _create(region: Region, cmd: CreateServers) -> Submitted:
             cmd.body_hash,
             {"job_id": job.id, "server_ids": list(ids)},
         )
-    region.submit(job, new_servers=servers, client_token=token, quota=quota)
+    region.submit(job, new_servers=servers, client_token=token, quota=quota, group=group)
     return Submitted(job.id, ids)
+
+
+def _group_join(region: Region, cmd: CreateServers) -> GroupJoin | None:
+    """The group the new servers join; its member limit is checked early for a clear answer
+    and again by the store, inside the submission."""
+    if not cmd.group_id:
+        return None
+    group = group_for_create(region, cmd.project_id, cmd.group_id)
+    if len(group.members) + cmd.count > MAX_MEMBERS:
+        raise GroupFull(group.id, MAX_MEMBERS, len(group.members), cmd.count)
+    return GroupJoin(group.id, MAX_MEMBERS)
 
 
 def _instance_quota(region: Region, project_id: str, count: int) -> QuotaGuard:

@@ -25,6 +25,7 @@ from coldshift.jobs.model import Job, NewJob
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    GroupJoin,
     JobColumns,
     JobPage,
     ServerColumns,
@@ -32,6 +33,7 @@ from coldshift.services.ports import (
     TaskGuard,
 )
 from coldshift.testing.fakes import InMemoryJobStore
+from coldshift.testing.groups import InMemoryGroups
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ class _Claim:
     role: str
 
 
-class InMemoryRegionStore:
+class InMemoryRegionStore(InMemoryGroups):
     """Implements services.ports.RegionStore in memory, as persistence.SqlRegionStore does in
     SQL: the same guards, compare-and-set claims, orders and errors. One lock stands for the
     SQL store's transactions: every write checks everything first, then changes, so a refused
@@ -63,6 +65,7 @@ class InMemoryRegionStore:
         self._hosts: dict[str, Host] = {}
         self._claims: list[_Claim] = []
         self._tokens: dict[tuple[str, str], tuple[ClientToken, float]] = {}
+        self._init_groups()
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class InMemoryRegionStore:
         guards: Sequence[TaskGuard] = (),
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
+        group: GroupJoin | None = None,
     ) -> None:
         """Record a job with the server changes that start it, all or nothing (see
         ServerStore.submit)."""
@@ -190,8 +194,13 @@ class InMemoryRegionStore:
                 servers[guard.server_id] = self._guarded(servers.get(guard.server_id), guard, now)
             if client_token is not None:
                 self._check_token_free(client_token)
+            new_ids = [s.id for s in new_servers]
+            if group is not None:
+                self._join_new(group.group_id, new_ids, group.limit)
             servers.update((s.id, s) for s in new_servers)
             self._servers = servers
+            if group is not None:
+                self._joined_new(group.group_id, new_ids)
             if client_token is not None:
                 key = (client_token.project_id, client_token.token)
                 self._tokens[key] = (client_token, now)
@@ -225,6 +234,7 @@ class InMemoryRegionStore:
         """Remove a server and give back all its room. Idempotent. The hosts given room."""
         with self._lock:
             freed = self._release(server_id, None)
+            self._leave(server_id)
             self._servers.pop(server_id, None)
         return freed
 
@@ -296,11 +306,12 @@ class InMemoryRegionStore:
             if host is None or host.state is not HostState.AVAILABLE:
                 return False
             nodes = _taken(host.nodes, placement)
-            if nodes is None:
+            if nodes is None or not self._place_free(server_id, host.id):
                 return False
             changed = self._changed(server_id, then) if then is not None else None
             self._hosts[host.id] = replace(host, nodes=nodes)
             self._claims.extend(_claims_of(server_id, placement, role))
+            self._take_place(server_id, host.id)
             if changed is not None:
                 self._servers[server_id] = changed
         return True
@@ -409,6 +420,7 @@ class InMemoryRegionStore:
     def _release(self, server_id: str, role: str | None) -> list[str]:
         gone = [c for c in self._claims if c.server_id == server_id and role in (None, c.role)]
         self._claims = [c for c in self._claims if c not in gone]
+        self._give_up_places(server_id)
         for claim in gone:
             host = self._hosts.get(claim.host_id)
             if host is not None:

@@ -186,3 +186,12 @@ def test_taken_and_given_back_change_only_the_fits_nodes() -> None:
 
     assert [(n.vcpus_free, n.memory_free) for n in after.nodes] == [(5, 48), (6, 64), (1, 48)]
     assert given_back(after, fit) == before
+
+
+def test_best_skips_the_hosts_asked_and_answers_the_next_in_order() -> None:
+    index = CapacityIndex(Strategy.SPREAD, [host("a", 8), host("b", 6), host("c", 4)])
+    request = NumaRequest(2, 8)
+    assert chosen(index, request) == "a"
+    skipped = index.best(request, frozenset({"a", "b"}))
+    assert isinstance(skipped, Placement) and skipped.host_id == "c"
+    assert isinstance(index.best(request, frozenset({"a", "b", "c"})), Rejection)

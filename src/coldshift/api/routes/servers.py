@@ -80,6 +80,7 @@ def _command(
         availability_zone=spec.availability_zone,
         tenancy=hints.tenancy if hints else None,
         dedicated_host_id=hints.dedicated_host_id if hints else None,
+        group_id=hints.group if hints else None,
         metadata=dict(spec.metadata),
         tags=tuple(spec.tags),
         description=spec.description,
