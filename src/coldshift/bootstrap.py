@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from coldshift.config import Settings
 from coldshift.domain.catalog import Catalog
-from coldshift.drivers.base import HostRefused, HypervisorDriver
+from coldshift.drivers.base import HostRefused, HypervisorDriver, InventoryDriver
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
@@ -103,11 +103,11 @@ def _driver(catalog: Catalog) -> HypervisorDriver:
 
 def _probe_hosts(container: Container) -> None:
     """A libvirt region's hosts: their NUMA cells read, the unreachable ones set at fault."""
-    probe = getattr(container.driver, "probe", None)
-    if probe is None:
+    driver = container.driver
+    if not isinstance(driver, InventoryDriver):
         return
     try:
-        statuses = probe()
+        statuses = driver.probe()
     except HostRefused as exc:
         raise CatalogConflict(str(exc)) from exc
     unreachable = {s.name for s in statuses if not s.reachable}

@@ -8,6 +8,17 @@ from tests.e2e import rawhttp
 from tests.e2e.harness import ADMIN
 
 
+def driver(url: str) -> dict[str, Any]:
+    response = rawhttp.signed("GET", f"{url}/v1/admin/driver", ADMIN)
+    return dict(rawhttp.ok_json(response)["driver"])
+
+
+def maintenance(url: str) -> list[dict[str, Any]]:
+    """The clean-ups jobs left that are still pending."""
+    response = rawhttp.signed("GET", f"{url}/v1/admin/maintenance", ADMIN)
+    return list(rawhttp.ok_json(response)["maintenance_tasks"])
+
+
 def operations(url: str) -> dict[str, Any]:
     response = rawhttp.signed("GET", f"{url}/v1/admin/driver", ADMIN)
     return {o["operation"]: o for o in rawhttp.ok_json(response)["driver"]["operations"]}

@@ -131,6 +131,8 @@ copy_stall_seconds = 10
 class KvmRegion:
     region: Region
     daemons: dict[str, SessionDaemon]
+    #: DeH id by the physical host it stands on, for the tests that allocate them up front
+    dehs: dict[str, str] = field(default_factory=dict)
     libvirt_handles: list[Any] = field(default_factory=list)
 
     def daemon(self, name: str) -> SessionDaemon:

@@ -355,9 +355,24 @@ class DriverOperation(_Doc):
     faultable: bool
 
 
+class DriverHost(_Doc):
+    """A physical host of a libvirt region as the start-up probe found it."""
+
+    name: str
+    availability_zone: str
+    host_type: str
+    use: str
+    reachable: bool
+    cells: int = Field(ge=0)
+    reason: str
+
+
 class Driver(_Doc):
     kind: str
+    #: the simulated driver's operations (faults and holds); empty for real hosts
     operations: list[DriverOperation]
+    #: a libvirt region's physical hosts; empty for the simulated driver
+    hosts: list[DriverHost]
 
 
 class DriverShow(_Doc):

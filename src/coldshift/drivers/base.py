@@ -125,6 +125,32 @@ class OperationState:
     faultable: bool
 
 
+@dataclass(frozen=True, slots=True)
+class HostStatus:
+    """What the start-up probe found of one physical host."""
+
+    name: str
+    availability_zone: str
+    host_type: str
+    use: str
+    reachable: bool
+    #: the host's NUMA cells (0 when it did not answer)
+    cells: int = 0
+    #: why it is unavailable
+    reason: str = ""
+
+
+@runtime_checkable
+class InventoryDriver(Protocol):
+    """A driver of real hosts: probed at start, and reporting what it found."""
+
+    def probe(self) -> list[HostStatus]:
+        """Read every host; raise HostRefused for one that cannot serve as its type says."""
+        ...
+
+    def host_statuses(self) -> list[HostStatus]: ...
+
+
 @runtime_checkable
 class ControllableDriver(Protocol):
     """A driver whose operations can be made to fail or to wait (the simulated one)."""

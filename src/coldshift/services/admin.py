@@ -6,13 +6,26 @@ Each process has its own driver, so these act on the process that serves the req
 from __future__ import annotations
 
 from coldshift.domain.errors import BadRequest
-from coldshift.drivers.base import ControllableDriver, OperationState
+from coldshift.drivers.base import (
+    ControllableDriver,
+    HostStatus,
+    InventoryDriver,
+    OperationState,
+)
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.services.context import Region
 
 
 def driver_operations(region: Region) -> list[OperationState]:
-    return _controllable(region).operations()
+    """The operations of a driver that takes injected faults (none for real hosts)."""
+    driver = region.driver
+    return driver.operations() if isinstance(driver, ControllableDriver) else []
+
+
+def driver_hosts(region: Region) -> list[HostStatus]:
+    """A real-host driver's hosts as found at start: reachable or not, and why."""
+    driver = region.driver
+    return driver.host_statuses() if isinstance(driver, InventoryDriver) else []
 
 
 def set_driver_operation(

@@ -36,6 +36,7 @@ def show_driver(request: Request) -> Response:
             "driver": {
                 "kind": region.catalog.driver.kind,
                 "operations": [_view(o) for o in operations],
+                "hosts": [asdict(h) for h in admin.driver_hosts(region)],
             }
         }
     )

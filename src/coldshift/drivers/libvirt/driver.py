@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from coldshift.drivers.base import (
     DriverError,
     GuestSpec,
     HostRefused,
+    HostStatus,
     NoFreeMachines,
     Spot,
 )
@@ -42,15 +42,6 @@ _POLL_SECONDS = 0.1
 DEFAULT_POOL_ROOT = "/var/lib/coldshift/pools"
 
 
-@dataclass(frozen=True, slots=True)
-class HostStatus:
-    """What the start-up probe found of one host."""
-
-    name: str
-    reachable: bool
-    reason: str = ""
-
-
 class LibvirtDriver:
     def __init__(self, settings: LibvirtSettings, catalog: Catalog) -> None:
         self._settings = settings
@@ -60,6 +51,7 @@ class LibvirtDriver:
         self._links = {m.name: HostLink(m.name, m.uri, timeout) for m in settings.hosts}
         self._topologies: dict[str, HostTopology] = {}
         self._unreachable: set[str] = set()
+        self._statuses: list[HostStatus] = []
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -70,7 +62,11 @@ class LibvirtDriver:
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="libvirt-probe") as probes:
             statuses = list(probes.map(self._probe, self._settings.hosts))
         self._unreachable = {s.name for s in statuses if not s.reachable}
+        self._statuses = statuses
         return statuses
+
+    def host_statuses(self) -> list[HostStatus]:
+        return list(self._statuses)
 
     def _probe(self, machine: Machine) -> HostStatus:
         try:
@@ -78,7 +74,7 @@ class LibvirtDriver:
             self._link(machine.name).call("prepare the storage pool", self._ensure_pool(machine))
         except DriverError as exc:
             log.warning("host %s is unavailable: %s", machine.name, exc.reason)
-            return HostStatus(machine.name, False, exc.reason)
+            return _status(machine, False, reason=exc.reason)
         host_type = self._catalog.host_type(machine.host_type)
         assert host_type is not None, "the catalog loader checks host types"
         if len(topology.cells) < host_type.sockets:
@@ -86,7 +82,7 @@ class LibvirtDriver:
                 f"host {machine.name} has {len(topology.cells)} NUMA cell(s) but its type "
                 f"{machine.host_type} has {host_type.sockets} sockets: fix its host_type"
             )
-        return HostStatus(machine.name, True)
+        return _status(machine, True, cells=len(topology.cells))
 
     def _ensure_pool(self, machine: Machine) -> Callable[[Any], None]:
         name = self._settings.storage_pool
@@ -325,6 +321,18 @@ class LibvirtDriver:
             raise DriverError(
                 FAULT_CODE, f"copying {name} of {guest.server_id} failed: {exc}", transient=True
             ) from exc
+
+
+def _status(machine: Machine, reachable: bool, cells: int = 0, reason: str = "") -> HostStatus:
+    return HostStatus(
+        machine.name,
+        machine.availability_zone,
+        machine.host_type,
+        machine.use.value,
+        reachable,
+        cells,
+        reason,
+    )
 
 
 class _Tally:
