@@ -149,3 +149,20 @@ def test_coldshift_killed_mid_clean_up_leaves_no_volume_once_restarted(kvm: KvmR
 
 def _pending_clean_up(kvm: KvmRegion) -> bool:
     return bool(admin.maintenance(kvm.region.url))
+
+
+def test_a_target_that_cannot_define_the_guest_fails_the_job_and_is_emptied(
+    kvm: KvmRegion,
+) -> None:
+    client = kvm.region.ecs()
+    server_id, digests = stopped_pool_server(kvm, dense_mib=8)
+    source = host_of(kvm, server_id)
+    # the target daemon cannot write guest definitions: the disks copy, the define fails
+    definitions = kvm.daemon("kvm-d1").root / "config" / "libvirt" / "qemu"
+    definitions.chmod(0o555)
+    try:
+        sub = failed(client, migrate(client, server_id, deh_of(kvm, "kvm-d1")))
+    finally:
+        definitions.chmod(0o755)
+    assert "kvm-d1" in str(sub["fail_reason"]) and "define" in str(sub["fail_reason"]), sub
+    assert_lives_only_on(kvm, server_id, source, digests)

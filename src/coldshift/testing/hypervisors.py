@@ -137,6 +137,7 @@ class SessionDaemon:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+        _kill_helpers(self.root / "run")
 
     def _wait_for_socket(self) -> None:
         deadline = time.monotonic() + _START_SECONDS
@@ -231,23 +232,47 @@ def _kill_guests(root: Path) -> None:
             continue
 
 
+def _kill_helpers(runtime_dir: Path) -> None:
+    """The helper daemons a session daemon starts (virtlogd) outlive it by minutes: end those
+    that run for this host (its runtime directory is in their environment)."""
+    wanted = f"XDG_RUNTIME_DIR={runtime_dir}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                continue
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start stand-in hosts and print a catalog fragment for them; Ctrl-C stops them."""
+    """Start stand-in hosts and print their catalog entries; Ctrl-C stops them."""
     parser = argparse.ArgumentParser(prog="python -m coldshift.testing.hypervisors")
-    parser.add_argument("names", nargs="+", help="a name per host, e.g. kvm-a01 kvm-a02")
+    parser.add_argument("hosts", nargs="+", help="NAME:USE per host, e.g. kvm-p1:pool kvm-d1:deh")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/coldshift-hosts"))
+    parser.add_argument("--availability-zone", default="local-1a")
+    parser.add_argument("--host-type", default="s6")
     args = parser.parse_args(argv)
     reason = unavailable_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 2
-    daemons = start_daemons(args.names, args.dir)
+    uses = dict(_name_and_use(host) for host in args.hosts)
+    daemons = start_daemons(list(uses), args.dir)
     for daemon in daemons:
         print(
             f'[[driver.libvirt.hosts]]\nname = "{daemon.name}"\nuri = "{daemon.uri}"\n'
-            f'pool_path = "{daemon.pool_path}"\n'
+            f'availability_zone = "{args.availability_zone}"\nhost_type = "{args.host_type}"\n'
+            f'use = "{uses[daemon.name]}"\npool_path = "{daemon.pool_path}"\n',
+            flush=True,
         )
-    print("# running; Ctrl-C stops them", file=sys.stderr)
+    print("# the hosts are running; Ctrl-C stops them", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         signal.pause()
     except KeyboardInterrupt:
@@ -255,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_daemons(daemons)
     return 0
+
+
+def _name_and_use(host: str) -> tuple[str, str]:
+    name, _, use = host.partition(":")
+    return name, use or "pool"
 
 
 if __name__ == "__main__":
