@@ -63,7 +63,9 @@ DEFAULT_MACHINES = (
 )
 
 
-def catalog_text(daemons: list[SessionDaemon], machines: tuple[Machine, ...]) -> str:
+def catalog_text(
+    daemons: list[SessionDaemon], machines: tuple[Machine, ...], image_dir: Path | None = None
+) -> str:
     uses = {m.name: m.use for m in machines}
     hosts = "".join(
         f"""
@@ -121,6 +123,7 @@ kind = "libvirt"
 
 [driver.libvirt]
 storage_pool = "{POOL}"
+image_dir = "{image_dir or ""}"
 shutdown_seconds = 1
 call_timeout_seconds = 20
 copy_stall_seconds = 10
@@ -173,7 +176,9 @@ class KvmRegion:
 
 
 @contextmanager
-def kvm_region(tmp: Path, machines: tuple[Machine, ...] = DEFAULT_MACHINES) -> Iterator[KvmRegion]:
+def kvm_region(
+    tmp: Path, machines: tuple[Machine, ...] = DEFAULT_MACHINES, image_dir: Path | None = None
+) -> Iterator[KvmRegion]:
     require_libvirt()
     with ExitStack() as stack:
         # not under pytest's own temporary directory: the hosts' user could not reach it
@@ -185,7 +190,7 @@ def kvm_region(tmp: Path, machines: tuple[Machine, ...] = DEFAULT_MACHINES) -> I
         daemons = start_daemons([m.name for m in machines], base)
         stack.callback(stop_daemons, daemons)
         catalog = tmp / "kvm-catalog.toml"
-        catalog.write_text(catalog_text(daemons, machines))
+        catalog.write_text(catalog_text(daemons, machines, image_dir))
         region = Region("sqlite", sqlite_url(tmp), tmp, catalog)
         stack.callback(region.stop_all)
         kvm = KvmRegion(region, {d.name: d for d in daemons})

@@ -3,6 +3,7 @@ the official SDK (libvirt.md). Guests really start (TCG) and disks really move."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from huaweicloudsdkdeh.v1 import model as deh
 
 import libvirt
 from tests.e2e.sdk import (
+    IMAGE,
     allocate,
     delete,
     expect_error,
@@ -23,14 +25,29 @@ from tests.e2e.sdk import (
     stop,
     wait_job,
 )
-from tests.libvirt.kvm_region import KvmRegion, create_server, file_digest, kvm_region, write_random
+from tests.libvirt.kvm_region import (
+    MIB,
+    KvmRegion,
+    create_server,
+    file_digest,
+    kvm_region,
+    write_random,
+)
 
 RUNNING, SHUT_OFF = libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_SHUTOFF
 
 
+#: the base image every server of this module boots from (image_dir/<image_ref>)
+IMAGE_BYTES = os.urandom(MIB + 4096)
+
+
 @pytest.fixture(scope="module")
 def kvm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KvmRegion]:
-    with kvm_region(tmp_path_factory.mktemp("kvm")) as region:
+    tmp = tmp_path_factory.mktemp("kvm")
+    images = tmp / "images"
+    images.mkdir()
+    (images / IMAGE).write_bytes(IMAGE_BYTES)
+    with kvm_region(tmp, image_dir=images) as region:
         region.region.start()
         yield region
 
@@ -74,6 +91,19 @@ def test_a_server_lives_as_a_real_guest_from_boot_to_delete(kvm: KvmRegion) -> N
     succeeded(client, delete(client, server_id).job_id)
     assert server_id not in kvm.domain_names(host)
     assert not set(kvm.volume_files(host)) & {f"{v}.img" for v in volumes}
+
+
+def test_the_root_disk_starts_as_a_copy_of_its_image_and_data_disks_empty(
+    kvm: KvmRegion,
+) -> None:
+    server_id = new_server(kvm)
+    host = host_of(kvm, server_id)
+    root, data = volume_ids(kvm, server_id)
+    with kvm.volume_path(host, root).open("rb") as disk:
+        assert disk.read(len(IMAGE_BYTES)) == IMAGE_BYTES
+    assert kvm.volume_path(host, root).stat().st_size == 1024 * MIB  # the size asked for
+    assert kvm.volume_path(host, data).stat().st_blocks == 0
+    succeeded(kvm.region.ecs(), delete(kvm.region.ecs(), server_id).job_id)
 
 
 def test_the_guest_is_pinned_to_the_numa_node_placement_chose(kvm: KvmRegion) -> None:
