@@ -6,7 +6,7 @@ connection, ``virStorageVolUpload`` on the target one, blocking streams, no even
 
 - Throughput: a receiver thread and a sender thread joined by a small bounded queue, so the
   two daemons work at the same time (the binding drops the GIL inside each stream call).
-  Chunk sizes are the measured best on libvirt 9.0 (``python -m bench.copy``).
+  Buffer and message sizes are the measured best on libvirt 9.0 (``python -m bench.copy``).
 - Sparseness: when both hosts accept the sparse-stream flags, holes travel as hole lengths,
   so a 40 GB volume with 1 GB written moves 1 GB and stays sparse on the target; when either
   refuses them, the copy is dense.
@@ -33,12 +33,10 @@ Side = Literal["source", "target"]
 #: fills, and the binding callocs the whole buffer on every call: 4 MiB buffers spent more
 #: time zeroing memory than copying it.
 RECV_BYTES: Final = 256 * 1024
-#: The client sends one message per ``send`` whatever its size; 1 MiB messages cost the target
-#: daemon about a third less CPU than 256 KiB ones (larger ones did not help).
-SEND_BYTES: Final = 1024 * 1024
-#: Chunks in flight between the two threads: enough to absorb a hiccup on either side, small
-#: enough to bound the memory of one copy (8 MiB).
-QUEUE_CHUNKS: Final = 8
+#: Chunks in flight between the two threads (4 MiB): enough to absorb a hiccup on either side.
+#: Each received message is sent on as it is: joining them into 1 MiB sends cost the target
+#: daemon three times the CPU when it writes a new file.
+QUEUE_CHUNKS: Final = 16
 #: ``progress`` is called at most once per this many bytes, and once at the end.
 PROGRESS_BYTES: Final = 8 * 1024 * 1024
 DEFAULT_STALL_SECONDS: Final = 30.0
@@ -315,25 +313,15 @@ class _Relay:
     # -- the receiver thread -----------------------------------------------------------------
 
     def _receive(self) -> None:
-        parts: list[bytes] = []
-        pending = 0
         while True:
             got = self._recv()
             if isinstance(got, int):
-                self._flush(parts)
-                pending = 0
                 if got > 0:
                     self._put(got)
                 continue
             if not got:
                 break
-            # Several received messages go out as one larger send (SEND_BYTES).
-            parts.append(got)
-            pending += len(got)
-            if pending >= SEND_BYTES:
-                self._flush(parts)
-                pending = 0
-        self._flush(parts)
+            self._put(got)
         with self._calling("source", "finishing the download"):
             self.down.finish()
         self._put(None)
@@ -350,11 +338,6 @@ class _Relay:
             if isinstance(got, int):
                 raise StreamFailed("source", f"unexpected stream answer {got}")
             return bytes(got)
-
-    def _flush(self, parts: list[bytes]) -> None:
-        if parts:
-            self._put(parts[0] if len(parts) == 1 else b"".join(parts))
-            parts.clear()
 
     def _put(self, chunk: Chunk | None) -> None:
         while True:
