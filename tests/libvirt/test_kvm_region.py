@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from huaweicloudsdkdeh.v1 import model as deh
+from huaweicloudsdkecs.v2 import model as ecs
 
 import libvirt
 from tests.e2e.sdk import (
@@ -75,6 +76,24 @@ def host_of(kvm: KvmRegion, server_id: str) -> str:
     return host
 
 
+def power(client: Any, server_id: str, action: str, kind: str) -> Any:
+    """A SOFT or HARD stop ("os_stop") or reboot ("reboot") through the SDK."""
+    servers = [ecs.ServerId(id=server_id)]
+    if action == "reboot":
+        body = ecs.BatchRebootServersRequestBody(
+            reboot=ecs.BatchRebootSeversOption(servers=servers, type=kind)
+        )
+        return client.batch_reboot_servers(ecs.BatchRebootServersRequest(body=body))
+    stop_body = ecs.BatchStopServersRequestBody(
+        os_stop=ecs.BatchStopServersOption(servers=servers, type=kind)
+    )
+    return client.batch_stop_servers(ecs.BatchStopServersRequest(body=stop_body))
+
+
+def reboot(client: Any, server_id: str, kind: str) -> Any:
+    return power(client, server_id, "reboot", kind)
+
+
 def test_a_server_lives_as_a_real_guest_from_boot_to_delete(kvm: KvmRegion) -> None:
     client = kvm.region.ecs()
     server_id = new_server(kvm)
@@ -83,11 +102,16 @@ def test_a_server_lives_as_a_real_guest_from_boot_to_delete(kvm: KvmRegion) -> N
     assert kvm.domain_state(host, server_id) == RUNNING
     volumes = volume_ids(kvm, server_id)
     assert kvm.volume_files(host) == sorted(f"{v}.img" for v in volumes)
-    # a guest with no OS ignores the ACPI shutdown: destroyed after shutdown_seconds
-    succeeded(client, stop(client, server_id).job_id)
-    assert kvm.domain_state(host, server_id) == SHUT_OFF
-    succeeded(client, start(client, server_id).job_id)
-    assert kvm.domain_state(host, server_id) == RUNNING
+    for kind in ("SOFT", "HARD"):
+        succeeded(client, reboot(client, server_id, kind).job_id)
+        assert kvm.domain_state(host, server_id) == RUNNING
+    # a guest with no OS ignores the ACPI shutdown: destroyed after shutdown_seconds (SOFT),
+    # or at once (HARD)
+    for kind in ("SOFT", "HARD"):
+        succeeded(client, power(client, server_id, "os_stop", kind).job_id)
+        assert kvm.domain_state(host, server_id) == SHUT_OFF
+        succeeded(client, start(client, server_id).job_id)
+        assert kvm.domain_state(host, server_id) == RUNNING
     succeeded(client, delete(client, server_id).job_id)
     assert server_id not in kvm.domain_names(host)
     assert not set(kvm.volume_files(host)) & {f"{v}.img" for v in volumes}

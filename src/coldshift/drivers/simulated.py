@@ -103,13 +103,13 @@ class SimulatedDriver:
     def power_on(self, guest: GuestSpec) -> None:
         self._act("power_on", self._settings.action_seconds)
 
-    def power_off(self, guest: GuestSpec) -> None:
+    def power_off(self, guest: GuestSpec, *, forced: bool = False) -> None:
         self._act("power_off", self._settings.action_seconds)
 
     def destroy(self, guest: GuestSpec) -> None:
         self._act("destroy", self._settings.action_seconds)
 
-    def reboot(self, guest: GuestSpec) -> None:
+    def reboot(self, guest: GuestSpec, *, forced: bool = False) -> None:
         # one operation with power_on for faults and holds, as before reboot had its own call
         self._act("power_on", self._settings.action_seconds)
 

@@ -135,9 +135,13 @@ class LibvirtDriver:
 
         self._link(guest.host_name).call(f"start {guest.server_id}", start)
 
-    def power_off(self, guest: GuestSpec) -> None:
-        """ACPI shutdown; the guest is destroyed if it has not stopped after the bounded wait."""
+    def power_off(self, guest: GuestSpec, *, forced: bool = False) -> None:
+        """ACPI shutdown; the guest is destroyed if it has not stopped after the bounded wait
+        (at once when ``forced``: a HARD stop)."""
         link = self._link(guest.host_name)
+        if forced:
+            link.call(f"destroy {guest.server_id}", lambda conn: _destroy(conn, guest.server_id))
+            return
         if not link.call("shut down", lambda conn: _shut_down(conn, guest.server_id)):
             return
         deadline = time.monotonic() + self._settings.shutdown_seconds
@@ -152,13 +156,15 @@ class LibvirtDriver:
         )
         link.call(f"destroy {guest.server_id}", lambda conn: _destroy(conn, guest.server_id))
 
-    def reboot(self, guest: GuestSpec) -> None:
+    def reboot(self, guest: GuestSpec, *, forced: bool = False) -> None:
         def reboot(conn: Any) -> None:
             domain = _domain(conn, guest.server_id, required=True)
-            if domain.isActive():
-                domain.reboot(0)
-            else:
+            if not domain.isActive():
                 domain.create()
+            elif forced:  # a HARD reboot: reset, as the reset button does
+                domain.reset(0)
+            else:
+                domain.reboot(0)
 
         self._link(guest.host_name).call(f"reboot {guest.server_id}", reboot)
 

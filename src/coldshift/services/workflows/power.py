@@ -25,7 +25,7 @@ class DriverAction:
 
     region: Region
     name: str
-    call: Callable[[HypervisorDriver, GuestSpec], None]
+    call: Callable[[HypervisorDriver, GuestSpec, bool], None]
     error_code: Code
 
     def run(self, ctx: StepContext) -> None:
@@ -40,7 +40,8 @@ class DriverAction:
                 f"{server.status}; {self.name} does not apply",
             )
         guest = guest_of(self.region, server)
-        driver_call(lambda: self.call(self.region.driver, guest), self.error_code)
+        forced = ctx.job.payload.get("type") == "HARD"
+        driver_call(lambda: self.call(self.region.driver, guest, forced), self.error_code)
 
     def compensate(self, ctx: StepContext) -> None:
         if ctx.job.payload.get("mode", "run") == "run":
@@ -72,7 +73,8 @@ class RecordState:
 class _PowerAction:
     job_type: JobType
     step: str
-    call: Callable[[HypervisorDriver, GuestSpec], None]
+    #: the driver call: the guest, and whether the action is forced (type HARD)
+    call: Callable[[HypervisorDriver, GuestSpec, bool], None]
     error_code: Code
     #: the task's end (None: the server is deleted)
     done: Transition | None
@@ -80,16 +82,24 @@ class _PowerAction:
 
 _ACTIONS = (
     _PowerAction(
-        JobType.START_SERVER, "power_on", lambda d, g: d.power_on(g), Code.START_FAILED, STARTED
+        JobType.START_SERVER, "power_on", lambda d, g, _: d.power_on(g), Code.START_FAILED, STARTED
     ),
     _PowerAction(
-        JobType.STOP_SERVER, "power_off", lambda d, g: d.power_off(g), Code.SYSTEM_ERROR, STOPPED
+        JobType.STOP_SERVER,
+        "power_off",
+        lambda d, g, forced: d.power_off(g, forced=forced),
+        Code.SYSTEM_ERROR,
+        STOPPED,
     ),
     _PowerAction(
-        JobType.REBOOT_SERVER, "reboot", lambda d, g: d.reboot(g), Code.REBOOT_FAILED, REBOOTED
+        JobType.REBOOT_SERVER,
+        "reboot",
+        lambda d, g, forced: d.reboot(g, forced=forced),
+        Code.REBOOT_FAILED,
+        REBOOTED,
     ),
     _PowerAction(
-        JobType.DELETE_SERVER, "destroy", lambda d, g: d.destroy(g), Code.DELETE_FAILED, None
+        JobType.DELETE_SERVER, "destroy", lambda d, g, _: d.destroy(g), Code.DELETE_FAILED, None
     ),
 )
 
