@@ -29,6 +29,7 @@ def create_servers(
     dedicated_host_id: str | None = None,
     data_gb: int | None = None,
     group: str | None = None,
+    root_gb: int = 40,
 ) -> Any:
     hints = None
     if tenancy or dedicated_host_id or group:
@@ -41,7 +42,7 @@ def create_servers(
         flavor_ref=flavor,
         vpcid=VPC,
         nics=[ecs.PostPaidServerNic(subnet_id=SUBNET)],
-        root_volume=ecs.PostPaidServerRootVolume(volumetype="SSD", size=40),
+        root_volume=ecs.PostPaidServerRootVolume(volumetype="SSD", size=root_gb),
         data_volumes=[ecs.PostPaidServerDataVolume(volumetype="SSD", size=data_gb)]
         if data_gb
         else None,

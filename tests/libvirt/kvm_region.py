@@ -20,18 +20,16 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-import pytest
-from huaweicloudsdkecs.v2 import model as ecs
-
 from coldshift.testing.hypervisors import (
     SessionDaemon,
     start_daemons,
     stop_daemons,
     unavailable_reason,
 )
+from tests.conftest import skip_unless_ci
 from tests.e2e.conftest import Region
 from tests.e2e.harness import sqlite_url
-from tests.e2e.sdk import IMAGE, SUBNET, VPC
+from tests.e2e.sdk import create_servers
 
 POOL = "coldshift"
 FLAVOR = "k1.small.1"
@@ -39,12 +37,7 @@ MIB = 1024 * 1024
 
 
 def require_libvirt() -> None:
-    reason = unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the libvirt driver's tests must run)")
-    pytest.skip(reason)
+    skip_unless_ci(unavailable_reason(), "the libvirt driver's tests")
 
 
 @dataclass(frozen=True)
@@ -212,26 +205,15 @@ def create_server(
     client: Any, *, data_gb: int = 10, dedicated_host_id: str | None = None, name: str = "vm"
 ) -> Any:
     """A server with a 1 GB root disk and a (sparse) data disk, as the SDK creates one."""
-    hints = (
-        ecs.PostPaidServerSchedulerHints(tenancy="dedicated", dedicated_host_id=dedicated_host_id)
-        if dedicated_host_id
-        else None
-    )
-    server = ecs.PostPaidServer(
+    return create_servers(
+        client,
         name=name,
-        image_ref=IMAGE,
-        flavor_ref=FLAVOR,
-        vpcid=VPC,
-        nics=[ecs.PostPaidServerNic(subnet_id=SUBNET)],
-        root_volume=ecs.PostPaidServerRootVolume(volumetype="SSD", size=1),
-        data_volumes=[ecs.PostPaidServerDataVolume(volumetype="SSD", size=data_gb)]
-        if data_gb
-        else None,
-        availability_zone="az-a",
-        osscheduler_hints=hints,
+        flavor=FLAVOR,
+        tenancy="dedicated" if dedicated_host_id else None,
+        dedicated_host_id=dedicated_host_id,
+        data_gb=data_gb,
+        root_gb=1,
     )
-    body = ecs.CreatePostPaidServersRequestBody(server=server)
-    return client.create_post_paid_servers(ecs.CreatePostPaidServersRequest(body=body))
 
 
 def write_random(path: Path, chunks: list[tuple[int, int]]) -> None:
