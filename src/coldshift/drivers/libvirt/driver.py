@@ -122,9 +122,13 @@ class LibvirtDriver:
     # ---- the guest's life --------------------------------------------------------------
 
     def boot(self, guest: GuestSpec) -> None:
-        for disk in guest.disks:
-            self._fresh_volume(guest.host_name, disk, self._image(guest, disk))
-        self._define(guest.host_name, guest, guest.numa_nodes)
+        # Volumes come before the definition: a guest already defined (a boot run again after
+        # a crash) has all its disks, and may be running on them, so they are kept.
+        link = self._link(guest.host_name)
+        if link.call("look up", lambda conn: _domain(conn, guest.server_id)) is None:
+            for disk in guest.disks:
+                self._fresh_volume(guest.host_name, disk, self._image(guest, disk))
+            self._define(guest.host_name, guest, guest.numa_nodes)
         self.power_on(guest)
 
     def power_on(self, guest: GuestSpec) -> None:
