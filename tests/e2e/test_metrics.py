@@ -4,7 +4,6 @@ have the values the sequence makes, and no tenant's identifier appears."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
