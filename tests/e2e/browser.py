@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+from tests.conftest import skip_unless_ci
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -25,11 +26,9 @@ ARTIFACTS = Path(os.environ.get("COLDSHIFT_TEST_ARTIFACTS", "test-artifacts"))
 def chromium() -> webdriver.Chrome:
     """A headless Chromium; skipped where it is not installed (.ci/run installs it: in CI,
     a missing browser fails the test instead)."""
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        reason = f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    missing = not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER))
+    reason = f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER})"
+    skip_unless_ci(reason if missing else None, "the dashboard's browser tests")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
