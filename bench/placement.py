@@ -69,6 +69,7 @@ from coldshift.placement import (
 )
 from coldshift.services.claims import PUBLIC_POOL, claim_room
 from coldshift.services.pool_capacity import PoolCapacity
+from coldshift.services.ports import NO_REGION_OBSERVER, RegionObserver
 from coldshift.services.region_setup import new_pool_host
 
 AZ = "local-1a"
@@ -231,6 +232,7 @@ class Durable:
     pool: PoolCapacity
     rebuild_seconds: float
     counter: int = 0
+    observer: RegionObserver = NO_REGION_OBSERVER
 
     def server_id(self) -> str:
         self.counter += 1

@@ -14,6 +14,7 @@ from coldshift.drivers.base import HostRefused, HypervisorDriver, InventoryDrive
 from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
+from coldshift.metrics import Metrics
 from coldshift.persistence.db import (
     Database,
     DatabaseUnreachable,
@@ -44,6 +45,8 @@ class Container:
     driver: HypervisorDriver
     job_store: SqlJobStore
     worker: Worker
+    #: this process's metrics (each process exposes its own: README, "Metrics")
+    metrics: Metrics
     listener: JobListener | None = None
     stopped: bool = False
 
@@ -63,6 +66,7 @@ def build(settings: Settings, catalog: Catalog) -> Container:
     driver = _driver(catalog)
     owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
     notifier = _LateNotifier()
+    metrics = Metrics(store, clock)
     region = Region(
         catalog=catalog,
         store=store,
@@ -70,6 +74,7 @@ def build(settings: Settings, catalog: Catalog) -> Container:
         notifier=notifier,
         clock=clock,
         maintenance=job_store,
+        observer=metrics,
     )
     worker = Worker(
         job_store,
@@ -80,11 +85,12 @@ def build(settings: Settings, catalog: Catalog) -> Container:
         poll_seconds=settings.poll_seconds,
         retention_seconds=settings.job_retention_seconds,
         clock=clock,
+        observer=metrics,
     )
     notifier.target = worker
     # Several processes may share a PostgreSQL database: each hears the others' new jobs.
     listener = None if db.is_sqlite else JobListener(db, worker.notify)
-    return Container(settings, catalog, db, region, driver, job_store, worker, listener)
+    return Container(settings, catalog, db, region, driver, job_store, worker, metrics, listener)
 
 
 def _driver(catalog: Catalog) -> HypervisorDriver:

@@ -59,6 +59,7 @@ from coldshift.jobs.retry import RetryPolicy
 from coldshift.jobs.runner import JobRunner
 from coldshift.jobs.worker import Worker
 from coldshift.jobs.workflow import Step, StepContext, Workflow, WorkflowRegistry
+from coldshift.metrics import Metrics
 from coldshift.persistence.db import Database
 from coldshift.persistence.invariants import check
 from coldshift.persistence.job_store import SqlJobStore
@@ -320,7 +321,10 @@ class Cluster:
         )
         url = self.db.engine.url.render_as_string(hide_password=False)
         settings = Settings(db_url=url, workers=1, lease_seconds=LEASE)
-        container = Container(settings, self.catalog, self.db, region, driver, job_store, worker)
+        metrics = Metrics(store, self.clock)
+        container = Container(
+            settings, self.catalog, self.db, region, driver, job_store, worker, metrics
+        )
         prepare(container)
         return Process(container, registry)
 

@@ -460,3 +460,38 @@ def test_hosts_list_what_is_placed_on_them(stores: Stores) -> None:
     )
     assert [s.id for s in store.servers_on_host("h1")] == ["early", "late"]
     assert store.instance_ids_by_host(["h1", "h2"]) == {"h1": ["early", "late"]}
+
+
+# ---- what the dashboard and the metrics read -------------------------------------------------
+
+
+def test_node_shares_list_each_claim_row_by_host_and_node(stores: Stores) -> None:
+    store = stores.region
+    store.add_hosts([a_host("h1"), a_host("h2"), a_host("h3")])
+    _placed(stores, a_server("s1", host=a_host("h1")), BOTH_NODES_FOUR)
+    _placed(stores, a_server("s2", host=a_host("h2")), ONE_ON_NODE0)
+    store.submit(a_job("m", children=["m1"]), guards=[_migration_guard(a_server("s2"), "m1")])
+    assert store.claim("s2", Placement("h1", NumaFit((1,), 2, 1024)), "incoming", None)
+
+    shares = store.node_shares(["h1", "h3"])
+
+    assert [(s.server_id, s.node_index, s.vcpus, s.memory_mb, s.role) for s in shares] == [
+        ("s1", 0, 4, 4096, "placed"),
+        ("s1", 1, 4, 4096, "placed"),
+        ("s2", 1, 2, 1024, "incoming"),
+    ]
+    assert {s.host_id for s in shares} == {"h1"}
+    assert store.node_shares([]) == []
+
+
+def test_job_counts_count_every_job_by_type_and_status(stores: Stores) -> None:
+    stores.region.submit(a_job("p", children=["p1", "p2"]))
+    _finish(stores.jobs, "p1")
+    stores.region.submit(a_job("q"))
+
+    # a_job's jobs are all of type "test": p RUNNING (one sub-job ended), p1 SUCCESS, p2, q INIT
+    assert stores.region.job_counts() == {
+        ("test", JobStatus.RUNNING): 1,
+        ("test", JobStatus.SUCCESS): 1,
+        ("test", JobStatus.INIT): 2,
+    }

@@ -26,8 +26,10 @@ def create_app(
     max_body: int = 1024 * 1024,
     max_skew: float = 900.0,
     on_shutdown: Callable[[], None] | None = None,
+    public_prefixes: tuple[str, ...] = (),
 ) -> FastAPI:
-    """``on_shutdown`` runs when the server stops (SIGTERM), after in-flight requests."""
+    """``on_shutdown`` runs when the server stops (SIGTERM), after in-flight requests.
+    Paths under ``public_prefixes`` are not signed (the dashboard and metrics: see web.py)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +51,13 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, errors.handle)
-    app.add_middleware(AuthMiddleware, catalog=region.catalog, max_body=max_body, max_skew=max_skew)
+    app.add_middleware(
+        AuthMiddleware,
+        catalog=region.catalog,
+        max_body=max_body,
+        max_skew=max_skew,
+        public_prefixes=public_prefixes,
+    )
     return app
 
 

@@ -42,8 +42,11 @@ class AuthMiddleware:
         max_body: int,
         max_skew: float,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        public_prefixes: tuple[str, ...] = (),
     ) -> None:
         self._app = app
+        #: paths that answer for themselves (the dashboard's cookie session, /metrics)
+        self._public_prefixes = public_prefixes
         self._catalog = catalog
         self._max_body = max_body
         self._skew = timedelta(seconds=max_skew)
@@ -57,7 +60,7 @@ class AuthMiddleware:
         send = _with_request_id(send, request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path.startswith(self._public_prefixes):
             await self._app(scope, receive, send)
             return
         try:

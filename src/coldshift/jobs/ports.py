@@ -99,3 +99,27 @@ class MaintenanceStore(Protocol):
 
 class EngineStore(JobStore, MaintenanceStore, Protocol):
     """Everything a worker needs: its jobs and the clean-up they leave."""
+
+
+class JobObserver(Protocol):
+    """Told what the engine did, for metrics; called on the job's thread, so it must be
+    cheap and must not raise (the job's outcome is already recorded when it is told)."""
+
+    def step_ended(self, job_type: str, step: str, seconds: float, ok: bool) -> None:
+        """A step's run (``ok``: it succeeded, after any retries) took ``seconds``."""
+
+    def job_ended(self, job: Job, success: bool) -> None:
+        """``job`` (as it was claimed) has just been made terminal by this process."""
+
+
+class NoJobObserver:
+    """The observer of an engine nobody watches."""
+
+    def step_ended(self, job_type: str, step: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def job_ended(self, job: Job, success: bool) -> None:
+        pass
+
+
+NO_JOB_OBSERVER = NoJobObserver()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from coldshift.jobs.model import Job, LeftWork, NewMaintenance
-from coldshift.jobs.ports import JobStore, LeaseLost
+from coldshift.jobs.ports import NO_JOB_OBSERVER, JobObserver, JobStore, LeaseLost
 from coldshift.jobs.retry import DEFAULT_RETRY, RetryPolicy
 from coldshift.jobs.workflow import (
     Step,
@@ -62,8 +62,10 @@ class JobRunner:
         *,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], object] = time.sleep,
+        observer: JobObserver = NO_JOB_OBSERVER,
     ) -> None:
         self._store = store
+        self._observer = observer
         self._registry = registry
         self._owner = owner
         self._lease = lease_seconds
@@ -79,6 +81,7 @@ class JobRunner:
         if workflow is None:
             reason = f"no workflow registered for job type {job.job_type}"
             self._store.finish(job.id, self._owner, False, codes.unknown_type, reason)
+            self._observer.job_ended(job, False)
             return
         ctx = StepContext(job=job, progress=dict(job.progress))
         ctx.saver = lambda progress: self._store.save_progress(job.id, self._owner, progress)
@@ -130,7 +133,7 @@ class JobRunner:
                 # A store write past the commit point: its failure is the store's, handled
                 # as a crash (the job is taken again once its lease has expired).
                 step.run(ctx)
-            elif (failure := self.attempt(step.run, ctx)) is not None:
+            elif (failure := self._timed(step, ctx)) is not None:
                 if not workflow.is_committed(index):
                     self._undo(workflow, ctx, index, failure)
                     return
@@ -150,6 +153,7 @@ class JobRunner:
                     last_step=(index + 1, ctx.progress),
                     effects=ctx.take_effects(),
                 )
+                self._observer.job_ended(ctx.job, True)
                 return
             self._store.record_step(
                 ctx.job.id,
@@ -161,6 +165,15 @@ class JobRunner:
                 ctx.take_effects(),
             )
         self._store.finish(ctx.job.id, self._owner, True, None, None)
+        self._observer.job_ended(ctx.job, True)
+
+    def _timed(self, step: Step, ctx: StepContext) -> Failure | None:
+        """``attempt`` of the step's run, told to the observer with its duration."""
+        started = time.perf_counter()
+        failure = self.attempt(step.run, ctx)
+        elapsed = time.perf_counter() - started
+        self._observer.step_ended(ctx.job.job_type, step.name, elapsed, failure is None)
+        return failure
 
     def _undo(
         self, workflow: Workflow, ctx: StepContext, from_index: int, failure: Failure
@@ -180,6 +193,7 @@ class JobRunner:
                 continue
             self._store.record_step(ctx.job.id, self._owner, index, ctx.progress, True, self._lease)
         self._store.finish(ctx.job.id, self._owner, False, failure.code, failure.reason)
+        self._observer.job_ended(ctx.job, False)
 
     def _leave(
         self,

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from coldshift.jobs.maintenance import MaintenanceRunner
-from coldshift.jobs.ports import EngineStore, LeaseLost
+from coldshift.jobs.ports import NO_JOB_OBSERVER, EngineStore, JobObserver, LeaseLost
 from coldshift.jobs.retry import DEFAULT_RETRY, RetryPolicy
 from coldshift.jobs.runner import HandedBack, JobRunner
 from coldshift.jobs.workflow import WorkflowRegistry
@@ -40,10 +40,18 @@ class Worker:
         retention_seconds: float = 86400.0,
         clock: Callable[[], float],
         retry: RetryPolicy = DEFAULT_RETRY,
+        observer: JobObserver = NO_JOB_OBSERVER,
     ) -> None:
         self._store = store
         self._runner = JobRunner(
-            store, registry, owner, lease_seconds, self._past_drain, retry=retry, sleep=self._nap
+            store,
+            registry,
+            owner,
+            lease_seconds,
+            self._past_drain,
+            retry=retry,
+            sleep=self._nap,
+            observer=observer,
         )
         self._maintenance = MaintenanceRunner(
             store, registry, owner, lease_seconds * MAINTENANCE_LEASE_FACTOR, clock, retry

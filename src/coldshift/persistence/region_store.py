@@ -21,7 +21,7 @@ from sqlalchemy import (
 from coldshift.domain.errors import InvalidMarker
 from coldshift.domain.hosts import ClaimRole, Host, HostKind, NumaNode
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job
+from coldshift.jobs.model import Job, JobStatus
 from coldshift.persistence.claim_store import SqlClaimStore
 from coldshift.persistence.group_store import SqlGroupStore
 from coldshift.persistence.host_store import SqlHostStore
@@ -29,7 +29,7 @@ from coldshift.persistence.job_store import job_from_row, load_job_tree
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
 from coldshift.persistence.server_store import SqlServerStore
 from coldshift.persistence.tables import claims, hosts, jobs, numa_nodes, servers
-from coldshift.services.ports import JobColumns, JobPage, ServerColumns, ServerPage
+from coldshift.services.ports import JobColumns, JobPage, NodeShare, ServerColumns, ServerPage
 
 _OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
@@ -152,6 +152,29 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore)
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
         with self._db.read() as conn:
             return load_job_tree(conn, project_id, job_id)
+
+    def node_shares(self, host_ids: Sequence[str]) -> list[NodeShare]:
+        query = (
+            select(
+                claims.c.server_id,
+                claims.c.host_id,
+                claims.c.node_index,
+                claims.c.vcpus,
+                claims.c.memory_mb,
+                claims.c.role,
+            )
+            .where(claims.c.host_id.in_(list(host_ids)))
+            .order_by(claims.c.host_id, claims.c.node_index, claims.c.server_id)
+        )
+        with self._db.read() as conn:
+            return [NodeShare(*row) for row in conn.execute(query)]
+
+    def job_counts(self) -> dict[tuple[str, JobStatus], int]:
+        query = select(jobs.c.job_type, jobs.c.status, func.count()).group_by(
+            jobs.c.job_type, jobs.c.status
+        )
+        with self._db.read() as conn:
+            return {(t, JobStatus(s)): n for t, s, n in conn.execute(query)}
 
     def page_jobs(
         self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None

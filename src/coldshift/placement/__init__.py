@@ -13,7 +13,13 @@ from __future__ import annotations
 from coldshift.placement.capacity_index import CapacityIndex
 from coldshift.placement.engine import choose_host, closest_rejection, order_key
 from coldshift.placement.numa_fit import fit_numa, given_back, taken
-from coldshift.placement.reasons import group_rule_reason, lone_deh_scope, no_room_reason
+from coldshift.placement.reasons import (
+    CONTENTION,
+    NoRoom,
+    group_rule_reason,
+    lone_deh_scope,
+    no_room_reason,
+)
 from coldshift.placement.snapshot import host_view, numa_request
 from coldshift.placement.types import (
     HostView,
@@ -25,8 +31,10 @@ from coldshift.placement.types import (
 )
 
 __all__ = [
+    "CONTENTION",
     "CapacityIndex",
     "HostView",
+    "NoRoom",
     "NumaFit",
     "NumaRequest",
     "Placement",

@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from coldshift.domain.hosts import Host, HostKind
+from coldshift.placement.numa_fit import SINGLE_NODE_RULE, SPLIT_RULE
 from coldshift.placement.types import HostView, Rejection
+
+#: why nothing could be claimed, as metrics count it (a few fixed words, never numbers)
+NUMA_SINGLE_NODE = "numa_single_node"
+NUMA_SPLIT = "numa_split"
+NO_HOST = "no_host"
+ANTI_AFFINITY = "anti_affinity"
+CONTENTION = "contention"
+
+
+@dataclass(frozen=True, slots=True)
+class NoRoom:
+    """Why nothing fits: the words a job's fail_reason carries, and their ``cause``."""
+
+    reason: str
+    cause: str
+
+
+def rejection_cause(rejection: Rejection) -> str:
+    if rejection.reason == SINGLE_NODE_RULE:
+        return NUMA_SINGLE_NODE
+    return NUMA_SPLIT if rejection.reason.startswith(SPLIT_RULE) else NO_HOST
 
 
 def no_room_reason(
     rejection: Rejection, flavor_id: str, hosts: Sequence[HostView], scope: str | None = None
-) -> str:
+) -> NoRoom:
     """The closest host's numbers and the most free vCPUs of any host; ``scope`` names the
     candidates (default: how many there were)."""
     if not hosts:
-        return f"no host can take flavor {flavor_id}"
+        return NoRoom(f"no host can take flavor {flavor_id}", NO_HOST)
     most_free = max(h.vcpus_free for h in hosts)
-    return (
+    return NoRoom(
         f"{scope or f'{len(hosts)} candidate hosts'}: flavor {flavor_id} does not fit "
-        f"({rejection.describe()}; most free vCPUs on one host: {most_free})"
+        f"({rejection.describe()}; most free vCPUs on one host: {most_free})",
+        rejection_cause(rejection),
     )
 
 
@@ -29,9 +53,10 @@ def lone_deh_scope(hosts: Sequence[Host]) -> str | None:
     return None
 
 
-def group_rule_reason(group_id: str, flavor_id: str, closed: int) -> str:
+def group_rule_reason(group_id: str, flavor_id: str, closed: int) -> NoRoom:
     """Hosts fit the flavor, but the anti-affinity of the server's ECS group closes them all."""
-    return (
+    return NoRoom(
         f"the anti-affinity policy of ECS group {group_id} leaves no host: every host with room "
-        f"for flavor {flavor_id} already holds a member of the group ({closed} host(s) closed)"
+        f"for flavor {flavor_id} already holds a member of the group ({closed} host(s) closed)",
+        ANTI_AFFINITY,
     )

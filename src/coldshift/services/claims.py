@@ -20,6 +20,8 @@ from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.servers import DEDICATED, Server
 from coldshift.placement import (
+    CONTENTION,
+    NoRoom,
     NumaRequest,
     Placement,
     Rejection,
@@ -32,7 +34,7 @@ from coldshift.placement import (
     numa_request,
 )
 from coldshift.services.pool_capacity import PoolCapacity, RuleOf
-from coldshift.services.ports import PlacementStore
+from coldshift.services.ports import PlacementStore, RegionObserver
 
 #: claims one placement may lose to concurrent claims (of this or another process) before it
 #: gives up; every lost claim is followed by a fresher candidate, so losing this often means
@@ -94,11 +96,16 @@ class ClaimContext(Protocol):
     @property
     def pool(self) -> PoolCapacity: ...
 
+    @property
+    def observer(self) -> RegionObserver: ...
+
 
 class NoCapacity(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, cause: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: ``placement.reasons``' word for it, as metrics count rejections
+        self.cause = cause
 
 
 class Candidates(Protocol):
@@ -109,7 +116,7 @@ class Candidates(Protocol):
         """The best placement left to try; None when nothing fits (after any re-read)."""
         ...
 
-    def no_room(self) -> str:
+    def no_room(self) -> NoRoom:
         """Why nothing fits, with the numbers: asked once ``next`` answered None."""
         ...
 
@@ -140,7 +147,27 @@ def claim_room(
     """Claim room for ``flavor`` in ``where`` under ``role``, making the server's task change
     ``then`` in the claim's transaction; the host it went to. Raises NoCapacity with the
     numbers when nothing fits, or with the ECS group's rule when it closed every host that
-    fits. (The claim itself re-checks the rule: see ClaimStore.claim.)"""
+    fits. (The claim itself re-checks the rule: see ClaimStore.claim.) The region's observer
+    is told the outcome."""
+    kind = HostKind.POOL if isinstance(where, PublicPool) else HostKind.DEH
+    try:
+        host = _claim_room(region, server_id, flavor, availability_zone, where, role, then)
+    except NoCapacity as exc:
+        region.observer.rejected(availability_zone, kind.value, exc.cause)
+        raise
+    region.observer.placed(availability_zone, kind.value)
+    return host
+
+
+def _claim_room(
+    region: ClaimContext,
+    server_id: str,
+    flavor: Flavor,
+    availability_zone: str,
+    where: Where,
+    role: str,
+    then: ThenChange,
+) -> ClaimedHost:
     store = region.store
     rule = _rule_of(store, server_id)
     if isinstance(where, PublicPool):
@@ -174,12 +201,15 @@ def claim_first(
     for _ in range(MAX_LOST_CLAIMS):
         placement = candidates.next()
         if placement is None:
-            raise NoCapacity(candidates.no_room())
+            no_room = candidates.no_room()
+            raise NoCapacity(no_room.reason, no_room.cause)
         if claim(server_id, placement, role, then(placement.host_id)):
             candidates.claimed(placement)
             return placement
         candidates.lost(placement)
-    raise NoCapacity(f"capacity for flavor {flavor.id} kept being taken by concurrent claims")
+    raise NoCapacity(
+        f"capacity for flavor {flavor.id} kept being taken by concurrent claims", CONTENTION
+    )
 
 
 class _ScannedHosts:
@@ -193,14 +223,14 @@ class _ScannedHosts:
         self._load, self._request, self._flavor_id = load, request, flavor_id
         self._rule_of = rule
         self._queue: deque[Placement] = deque()
-        self._no_room = ""
+        self._no_room = NoRoom("", "")
 
     def next(self) -> Placement | None:
         if not self._queue:
             self._read()
         return self._queue.popleft() if self._queue else None
 
-    def no_room(self) -> str:
+    def no_room(self) -> NoRoom:
         return self._no_room
 
     def claimed(self, placement: Placement) -> None:

@@ -15,10 +15,12 @@ from coldshift.drivers.base import HypervisorDriver
 from coldshift.jobs.model import NewJob
 from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import (
+    NO_REGION_OBSERVER,
     ClientToken,
     GroupJoin,
     JobNotifier,
     MaintenanceLog,
+    RegionObserver,
     RegionStore,
     TaskGuard,
 )
@@ -37,6 +39,8 @@ class Region:
     #: the public pool's capacity as this process last read it (bootstrap rebuilds it at start;
     #: otherwise each AZ is read at its first placement)
     pool: PoolCapacity = field(default_factory=PoolCapacity)
+    #: told placement decisions and bytes copied (the metrics adapter, or nobody)
+    observer: RegionObserver = NO_REGION_OBSERVER
     #: the read side over ``store``: built once here, so every caller (and the hot GET paths)
     #: shares one instance
     queries: Queries = field(init=False, repr=False, compare=False)

@@ -26,6 +26,7 @@ from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.placement import (
     CapacityIndex,
     HostView,
+    NoRoom,
     NumaRequest,
     Placement,
     Strategy,
@@ -123,7 +124,9 @@ class PoolCapacity:
                 choices.append((order_key(index.host(best.host_id), Strategy.SPREAD), best))
         return min(choices, key=lambda choice: choice[0])[1] if choices else None
 
-    def _no_room(self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]) -> str:
+    def _no_room(
+        self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]
+    ) -> NoRoom:
         # In the store's order, as choose_host saw them: a tie of closest hosts goes the same way.
         hosts = self._views(az, host_types)
         return no_room_reason(closest_rejection(request, hosts), flavor.id, hosts)
@@ -198,7 +201,7 @@ class PoolCandidates:
         """The name of a host this view offered (from the index: no read)."""
         return self._pool._indexes[self._pool._where[host_id]].host(host_id).name
 
-    def no_room(self) -> str:
+    def no_room(self) -> NoRoom:
         if self._closed_by is not None:
             rule = self._closed_by
             return group_rule_reason(rule.group_id, self._flavor.id, len(rule.closed))

@@ -87,6 +87,19 @@ class ServerPage:
     total: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class NodeShare:
+    """One claim row: the room a server takes on one NUMA node of a host, and what for
+    (``ClaimRole``)."""
+
+    server_id: str
+    host_id: str
+    node_index: int
+    vcpus: int
+    memory_mb: int
+    role: str
+
+
 class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
@@ -144,6 +157,14 @@ class RegionReads(HostReads, Protocol):
 
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:
         """A top-level job of the project and its children, in their order."""
+        ...
+
+    def node_shares(self, host_ids: Sequence[str]) -> list[NodeShare]:
+        """Every claim on these hosts, by host, node, then server id."""
+        ...
+
+    def job_counts(self) -> dict[tuple[str, JobStatus], int]:
+        """How many jobs (top-level and sub-jobs, every project) of each type and status."""
         ...
 
     def page_jobs(
@@ -318,3 +339,33 @@ class MaintenanceLog(Protocol):
 class JobNotifier(Protocol):
     def notify(self, count: int = 1) -> None:
         """Jobs were recorded: wake a worker."""
+
+
+class RegionObserver(Protocol):
+    """Told what placement decided and how many bytes copies moved, for metrics. Called on
+    a job's thread: it must be cheap and must not raise."""
+
+    def placed(self, availability_zone: str, host_kind: str) -> None:
+        """A claim took room on a host of ``host_kind`` (``HostKind``)."""
+
+    def rejected(self, availability_zone: str, host_kind: str, cause: str) -> None:
+        """Nothing could be claimed, for ``cause`` (``NoRoom.cause``)."""
+
+    def bytes_copied(self, count: int) -> None:
+        """A disk copy moved ``count`` more bytes."""
+
+
+class NoRegionObserver:
+    """The observer of a region nobody watches."""
+
+    def placed(self, availability_zone: str, host_kind: str) -> None:
+        pass
+
+    def rejected(self, availability_zone: str, host_kind: str, cause: str) -> None:
+        pass
+
+    def bytes_copied(self, count: int) -> None:
+        pass
+
+
+NO_REGION_OBSERVER = NoRegionObserver()

@@ -1,4 +1,4 @@
-"""The read side: what the API (and the coming dashboard) asks about servers, hosts and jobs.
+"""The read side: what the API and the dashboard ask about servers, hosts and jobs.
 
 It answers from the storage port and never changes the region; the write side lives in the
 other service modules.
@@ -6,7 +6,7 @@ other service modules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from coldshift.domain.catalog import Catalog
@@ -15,12 +15,20 @@ from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.ids import is_job_id
 from coldshift.domain.servers import Server
 from coldshift.jobs.model import Job
-from coldshift.services.ports import JobColumns, JobPage, RegionReads, ServerColumns, ServerPage
+from coldshift.services.ports import (
+    JobColumns,
+    JobPage,
+    NodeShare,
+    RegionReads,
+    ServerColumns,
+    ServerPage,
+)
 
 # Listing callers name the filters and read the page without reaching for the storage port.
 __all__ = [
     "JobColumns",
     "JobPage",
+    "NodeShare",
     "Queries",
     "QuotaLine",
     "ServerColumns",
@@ -120,6 +128,16 @@ class Queries:
     def all_dehs(self) -> list[Host]:
         """Every project's DeHs, released ones too."""
         return self.store.list_hosts(kind=HostKind.DEH)
+
+    def hosts_in_use(self, project_id: str | None) -> list[Host]:
+        """The hosts not released: a project's DeHs, or (None) every host of the region."""
+        if project_id is not None:
+            return self.project_dehs(project_id)
+        return [h for h in self.store.list_hosts() if h.state is not HostState.RELEASED]
+
+    def node_shares(self, host_ids: Sequence[str]) -> list[NodeShare]:
+        """Who takes room on which NUMA node of these hosts (placed, incoming, outgoing)."""
+        return self.store.node_shares(host_ids) if host_ids else []
 
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
         """The ids of the servers on each of these hosts (hosts with none are left out)."""

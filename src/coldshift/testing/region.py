@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -21,13 +22,14 @@ from coldshift.domain.hosts import (
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
-from coldshift.jobs.model import Job, NewJob
+from coldshift.jobs.model import Job, JobStatus, NewJob
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
     GroupJoin,
     JobColumns,
     JobPage,
+    NodeShare,
     ServerColumns,
     ServerPage,
     TaskGuard,
@@ -145,6 +147,16 @@ class InMemoryRegionStore(InMemoryGroups):
         if job is None or job.project_id != project_id or job.parent_id is not None:
             return None
         return job, self._jobs.children(job_id)
+
+    def node_shares(self, host_ids: Sequence[str]) -> list[NodeShare]:
+        wanted = set(host_ids)
+        with self._lock:
+            found = [NodeShare(*astuple(c)) for c in self._claims if c.host_id in wanted]
+        return sorted(found, key=lambda c: (c.host_id, c.node_index, c.server_id))
+
+    def job_counts(self) -> dict[tuple[str, JobStatus], int]:
+        with self._lock:
+            return dict(Counter((j.job_type, j.status) for j in self._jobs.jobs.values()))
 
     def page_jobs(
         self, project_id: str, where: JobColumns, *, limit: int, after: str | None = None

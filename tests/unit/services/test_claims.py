@@ -9,7 +9,7 @@ import pytest
 from coldshift.domain.catalog import Flavor
 from coldshift.domain.lifecycle import PLACED, TaskChange
 from coldshift.domain.servers import DEDICATED, SHARED, Server
-from coldshift.placement import NumaFit, Placement
+from coldshift.placement import NoRoom, NumaFit, Placement
 from coldshift.services.claims import (
     MAX_LOST_CLAIMS,
     PUBLIC_POOL,
@@ -77,8 +77,8 @@ class Offered:
     def next(self) -> Placement | None:
         return placement(self.hosts.pop(0) if len(self.hosts) > 1 else self.hosts[0])
 
-    def no_room(self) -> str:
-        return "no room"
+    def no_room(self) -> NoRoom:
+        return NoRoom("no room", "no_host")
 
     def claimed(self, placement: Placement) -> None:
         self.claimed_ids.append(placement.host_id)
@@ -92,8 +92,8 @@ class Nothing:
     def next(self) -> Placement | None:
         return None
 
-    def no_room(self) -> str:
-        return "2 candidate hosts: flavor s6.large.2 does not fit (…)"
+    def no_room(self) -> NoRoom:
+        return NoRoom("2 candidate hosts: flavor s6.large.2 does not fit (…)", "numa_split")
 
     def claimed(self, placement: Placement) -> None:
         raise AssertionError("nothing was offered")

@@ -11,7 +11,8 @@ from coldshift.catalog.loader import load_default_catalog
 from coldshift.domain.errors import DedicatedHostNotFound, JobNotFound, ServerNotFound
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.servers import Server
-from coldshift.jobs.model import Job
+from coldshift.jobs.model import Job, JobStatus
+from coldshift.services.ports import NodeShare
 from coldshift.services.queries import JobColumns, JobPage, Queries, ServerColumns, ServerPage
 
 JOB_ID = "0" * 32
@@ -69,6 +70,12 @@ class StubReads:
         return [h for h in self.hosts.values() if host_ids is None or h.id in host_ids]
 
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
+        return {}
+
+    def node_shares(self, host_ids: Sequence[str]) -> list[NodeShare]:
+        return []
+
+    def job_counts(self) -> dict[tuple[str, JobStatus], int]:
         return {}
 
     def job_tree(self, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:

@@ -153,8 +153,12 @@ class DriverStep:
             driver_call(lambda: self.region.driver.restore_source(guest))
 
 
-def _copy_disks(driver: HypervisorDriver, guest: GuestSpec, target: Spot, ctx: StepContext) -> None:
-    driver.copy_disks(guest, target, ProgressReporter(ctx, COPIED))
+def _copy_disks(region: Region) -> DriverCall:
+    def copy(driver: HypervisorDriver, guest: GuestSpec, target: Spot, ctx: StepContext) -> None:
+        progress = ProgressReporter(ctx, COPIED, counted=region.observer.bytes_copied)
+        driver.copy_disks(guest, target, progress)
+
+    return copy
 
 
 @dataclass
@@ -225,7 +229,7 @@ class ReleaseSource:
 def cold_migration_workflow(region: Region) -> Workflow:
     steps = (
         ClaimTarget(region),
-        DriverStep(region, "copy_disks", _copy_disks, on_target=True, then=DISKS_COPIED),
+        DriverStep(region, "copy_disks", _copy_disks(region), on_target=True, then=DISKS_COPIED),
         DriverStep(
             region,
             "define_on_target",

@@ -90,12 +90,21 @@ class ProgressReporter:
     saves it at most every PROGRESS_SECONDS, and at the end."""
 
     def __init__(
-        self, ctx: StepContext, key: str, clock: Callable[[], float] = time.monotonic
+        self,
+        ctx: StepContext,
+        key: str,
+        clock: Callable[[], float] = time.monotonic,
+        counted: Callable[[int], None] = lambda _count: None,
     ) -> None:
         self._ctx, self._key, self._clock = ctx, key, clock
         self._saved_at = -PROGRESS_SECONDS
+        #: told each report's new bytes (a copy started over counts again: it moves them again)
+        self._counted = counted
+        self._copied = 0
 
     def __call__(self, copied: int, total: int) -> None:
+        self._counted(copied - self._copied if copied >= self._copied else copied)
+        self._copied = copied
         self._ctx.progress[self._key] = [copied, total]
         now = self._clock()
         if copied >= total or now - self._saved_at >= PROGRESS_SECONDS:
