@@ -15,7 +15,16 @@ from starlette.responses import Response
 from coldshift.api import errors, openapi
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
-from coldshift.api.routes import admin, catalog, dedicated_hosts, groups, jobs, nova, servers
+from coldshift.api.routes import (
+    admin,
+    catalog,
+    dedicated_hosts,
+    groups,
+    jobs,
+    nova,
+    operations,
+    servers,
+)
 from coldshift.domain.errors import BadRequest, ColdshiftError, MethodNotAllowed, UnknownApi
 from coldshift.services.context import Region
 
@@ -41,7 +50,7 @@ def create_app(
     app.state.region = region
     # catalog and groups first: their /v1/{p}/cloudservers/flavors and .../os-server-groups
     # must win over /v1/{p}/cloudservers/{id}
-    for module in (catalog, groups, servers, jobs, nova, dedicated_hosts, admin):
+    for module in (catalog, groups, servers, jobs, nova, dedicated_hosts, admin, operations):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     openapi.install(app)
