@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import PG_URL, require_pg
 from tests.e2e import sdk
 from tests.e2e.conftest import Region, region_on
-from tests.e2e.harness import ALPHA, free_port
+from tests.e2e.harness import ALPHA, ServerProcess, free_port, fresh_pg_database
 
 COLDSHIFT = str(Path(sys.executable).parent / "coldshift")
 
@@ -174,3 +176,27 @@ def test_exit_codes_and_error_lines(live: Region) -> None:
         check=False,
     )
     assert missing.returncode == 2 and "HUAWEICLOUD_SDK_SK" in missing.stderr
+
+
+def test_docs_and_redoc_need_no_signature_and_no_internet(live: Region) -> None:
+    page = httpx.get(live.url + "/docs")
+    assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    script = httpx.get(live.url + "/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert httpx.get(live.url + "/redoc", follow_redirects=True).url.path == "/docs"
+
+
+@pytest.mark.pg
+def test_the_banner_hides_a_postgresql_password(tmp_path: Path) -> None:
+    require_pg()
+    with fresh_pg_database(PG_URL) as url:
+        # trust authentication ignores the password: the region starts, the banner shows the URL
+        with_password = url.replace("postgres@", "postgres:hunter2@", 1)
+        assert with_password != url
+        process = ServerProcess(with_password, log_path=tmp_path / "serve.log").start()
+        try:
+            log = (tmp_path / "serve.log").read_text()
+        finally:
+            process.stop()
+    assert "database: postgresql" in log and "hunter2" not in log and "***" in log

@@ -25,7 +25,9 @@ from coldshift.domain.errors import (
     PayloadTooLarge,
 )
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/redoc"})
+#: Swagger UI's own files (scripts, styles), served from the swagger-ui-bundle package
+PUBLIC_PREFIX = "/docs/assets/"
 ADMIN_PREFIX = "/v1/admin/"
 # Headers that routes act on (idempotency, Nova microversions): sent outside SignedHeaders, one
 # could have been added on the way. The SDK signs every header it sends, these included.
@@ -57,7 +59,7 @@ class AuthMiddleware:
         send = _with_request_id(send, request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX):
             await self._app(scope, receive, send)
             return
         try:

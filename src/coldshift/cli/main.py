@@ -137,6 +137,7 @@ def _database_errors() -> Iterator[None]:
     """A database URL that is wrong is bad usage (2); one that is right but does not answer
     is an unreachable region (3). Either is one line, with the URL's password hidden."""
     from coldshift import bootstrap
+
     try:
         yield
     except bootstrap.DatabaseUrlError as exc:
@@ -158,6 +159,7 @@ def _load_catalog(path: str | None) -> Catalog:
 def _single_process_lock(db_url: str) -> TextIO | None:
     """One process per SQLite file: a second one would run the same jobs twice."""
     from coldshift import bootstrap
+
     database = bootstrap.sqlite_path(db_url)
     if database is None:
         return None
@@ -178,7 +180,9 @@ def _single_process_lock(db_url: str) -> TextIO | None:
 def _banner(settings: Settings, catalog: Catalog) -> None:
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"coldshift region [bold]{catalog.region_id}[/bold] listening on {url}")
-    console.print(f"database: {settings.db_url}")
+    from coldshift.persistence.db import display_url
+
+    console.print(f"database: {escape(display_url(settings.db_url))}")  # never its password
     console.print(
         "[yellow]demo keys below are for local use only; never expose this region[/yellow]"
     )
@@ -205,6 +209,7 @@ def check(
 ) -> None:
     """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
     from coldshift import bootstrap
+
     try:
         with _database_errors():
             report = bootstrap.check_database(db)
