@@ -111,7 +111,11 @@ def migrate(
             else:
                 console.print(f"migration accepted: job {job_id}")
             return
+        if not as_json:
+            console.print(f"migration accepted: job {job_id}")
         final = _watch(client, server, job_id, quiet=as_json)
+        if not as_json:
+            console.print()  # the live line ends where the terminal's line ends
         placed = _server(client, server)
         if as_json:
             print_json(console, {"job": final, "server": _place(placed)})
@@ -148,7 +152,8 @@ def _watch(client: Client, server_id: str, job_id: str, *, quiet: bool) -> dict[
     job: dict[str, Any] = client.get(f"/v1/{{project_id}}/jobs/{job_id}")
     try:
         shown = Console(quiet=True) if quiet else console
-        with Live(console=shown, auto_refresh=False) as live:
+        # visible: a line longer than the terminal folds instead of being cut off
+        with Live(console=shown, auto_refresh=False, vertical_overflow="visible") as live:
             while True:
                 task = _server(client, server_id).get("OS-EXT-STS:task_state")
                 job = client.get(f"/v1/{{project_id}}/jobs/{job_id}")
@@ -173,8 +178,8 @@ def _progress(job: dict[str, Any], task: str | None, elapsed: float) -> Group:
         mib = f"{copied / 2**20:,.0f} of {total / 2**20:,.0f} MiB"
         copy = f"copied {mib} ({100 * copied / total:.0f}%)"
     line = Text(
-        f"job {job['job_id']}  {job['status']:<8} step: {task or '-':<17} {copy}  "
-        f"elapsed {elapsed:5.1f}s"
+        f"{job['status']}  step {task or '-'}  {copy}  elapsed {elapsed:.1f}s",
+        overflow="fold",
     )
     return Group(line)
 
