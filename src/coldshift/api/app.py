@@ -12,10 +12,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from coldshift.api import errors, openapi
+from coldshift.api import docs, errors, openapi
 from coldshift.api.auth import AuthMiddleware
 from coldshift.api.responses import JsonResponse
-from coldshift.api.routes import admin, catalog, dedicated_hosts, groups, jobs, nova, servers
+from coldshift.api.routes import (
+    admin,
+    catalog,
+    dedicated_hosts,
+    groups,
+    jobs,
+    nova,
+    operations,
+    servers,
+)
 from coldshift.domain.errors import BadRequest, ColdshiftError, MethodNotAllowed, UnknownApi
 from coldshift.services.context import Region
 
@@ -38,15 +47,21 @@ def create_app(
             await run_in_threadpool(on_shutdown)
 
     app = FastAPI(
-        title="coldshift", version="0.1.0", default_response_class=JsonResponse, lifespan=lifespan
+        title="coldshift",
+        version="0.1.0",
+        default_response_class=JsonResponse,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the package's files instead of a CDN
+        redoc_url=None,
     )
     app.state.region = region
     # catalog and groups first: their /v1/{p}/cloudservers/flavors and .../os-server-groups
     # must win over /v1/{p}/cloudservers/{id}
-    for module in (catalog, groups, servers, jobs, nova, dedicated_hosts, admin):
+    for module in (catalog, groups, servers, jobs, nova, dedicated_hosts, admin, operations):
         app.include_router(module.router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     openapi.install(app)
+    docs.install_docs(app)
     app.add_exception_handler(ColdshiftError, errors.handle)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

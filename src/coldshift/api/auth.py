@@ -25,7 +25,9 @@ from coldshift.domain.errors import (
     PayloadTooLarge,
 )
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/redoc"})
+#: Swagger UI's own files (scripts, styles), served from the swagger-ui-bundle package
+PUBLIC_PREFIX = "/docs/assets/"
 ADMIN_PREFIX = "/v1/admin/"
 # Headers that routes act on (idempotency, Nova microversions): sent outside SignedHeaders, one
 # could have been added on the way. The SDK signs every header it sends, these included.
@@ -46,7 +48,7 @@ class AuthMiddleware:
     ) -> None:
         self._app = app
         #: paths that answer for themselves (the dashboard's cookie session, /metrics)
-        self._public_prefixes = public_prefixes
+        self._public_prefixes = (PUBLIC_PREFIX, *public_prefixes)
         self._catalog = catalog
         self._max_body = max_body
         self._skew = timedelta(seconds=max_skew)

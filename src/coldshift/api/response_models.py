@@ -449,3 +449,87 @@ class MemberResult(_Doc):
 class MembersChanged(_Doc):
     status: str
     servers: list[MemberResult]
+
+
+# --- coldshift's operator extensions (docs/api-extensions.md) -----------------------------------
+
+
+class WhatIfHost(_Doc):
+    host: str = Field(description="a DeH's id, or the alias of a pool host")
+    kind: Literal["deh", "pool"] = "deh"
+    numa_nodes: list[int]
+
+
+class WhatIfNumbers(_Doc):
+    vcpus_per_node: int
+    memory_per_node: int
+    largest_free_vcpus: int
+    largest_free_memory: int
+    nodes_needed: int
+    nodes_with_room: int
+
+
+class AdviceMove(_Doc):
+    server_id: str
+    from_host: str
+    to: str = Field(description='"pool", or the id of the DeH to name in the migrate call')
+    host: str
+    numa_nodes: list[int]
+
+
+class AdvicePlace(_Doc):
+    host: str
+    numa_nodes: list[int]
+
+
+class Advice(_Doc):
+    moves: list[AdviceMove] = Field(description="in order; each a valid migration")
+    then: AdvicePlace = Field(description="where the server fits once the moves are done")
+
+
+class WhatIf(_Doc):
+    """What the migration would do now; nothing was claimed or recorded."""
+
+    server_id: str
+    flavor: str
+    target: str = Field(description='"pool" or the target DeH id')
+    fits: bool
+    host: WhatIfHost | None
+    error_code: str | None = Field(description="the code its job would FAIL with")
+    fail_reason: str | None
+    rule: str | None = Field(description='e.g. "single-NUMA-node rule"')
+    numbers: WhatIfNumbers | None
+    advice: Advice | None = Field(description="the fewest moves (at most 3); null: none")
+
+
+class OccupantServer(_Doc):
+    id: str
+    name: str
+    status: str
+    flavor: str
+    project_id: str
+
+
+class OccupiedNode(_Doc):
+    node: int
+    vcpus: int
+    memory: int
+    available_vcpus: int
+    available_memory: int
+    servers: list[OccupantServer]
+
+
+class HostOccupancy(_Doc):
+    id: str
+    name: str
+    kind: Literal["deh", "pool"]
+    availability_zone: str
+    host_type: str
+    state: str
+    project_id: str | None
+    numa_nodes: list[OccupiedNode]
+    unplaced_servers: list[OccupantServer] = Field(description="servers with no node claim yet")
+
+
+class HostOccupancyList(_Doc):
+    hosts: list[HostOccupancy]

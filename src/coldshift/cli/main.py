@@ -12,12 +12,11 @@ from contextlib import contextmanager
 from typing import Annotated, TextIO
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
-from coldshift import bootstrap, web
 from coldshift.catalog import CatalogError, load_catalog, load_default_catalog
+from coldshift.cli import operator
 from coldshift.config import Settings, default_db_url
 from coldshift.domain.catalog import Catalog
 from coldshift.domain.errors import ColdshiftError
@@ -61,6 +60,12 @@ def serve(
     log_level: Annotated[str, typer.Option(help="Log level.")] = "warning",
 ) -> None:
     """Start a region: the Huawei ECS, Nova and DeH APIs plus the job workers."""
+    # Imported here, not at the top: the web stack and the stores take two seconds to import,
+    # which every client command (coldshift jobs, hosts, ...) would pay for nothing.
+    import uvicorn
+
+    from coldshift import bootstrap, web
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     loaded = _load_catalog(catalog)
     settings = Settings(
@@ -131,6 +136,8 @@ def _bind(host: str, port: int) -> socket.socket:
 def _database_errors() -> Iterator[None]:
     """A database URL that is wrong is bad usage (2); one that is right but does not answer
     is an unreachable region (3). Either is one line, with the URL's password hidden."""
+    from coldshift import bootstrap
+
     try:
         yield
     except bootstrap.DatabaseUrlError as exc:
@@ -151,6 +158,8 @@ def _load_catalog(path: str | None) -> Catalog:
 
 def _single_process_lock(db_url: str) -> TextIO | None:
     """One process per SQLite file: a second one would run the same jobs twice."""
+    from coldshift import bootstrap
+
     database = bootstrap.sqlite_path(db_url)
     if database is None:
         return None
@@ -171,7 +180,9 @@ def _single_process_lock(db_url: str) -> TextIO | None:
 def _banner(settings: Settings, catalog: Catalog) -> None:
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"coldshift region [bold]{catalog.region_id}[/bold] listening on {url}")
-    console.print(f"database: {settings.db_url}")
+    from coldshift.persistence.db import display_url
+
+    console.print(f"database: {escape(display_url(settings.db_url))}")  # never its password
     console.print(
         "[yellow]demo keys below are for local use only; never expose this region[/yellow]"
     )
@@ -187,6 +198,9 @@ def main() -> None:
     app()
 
 
+operator.register(app)  # the client commands: migrate, hosts, jobs, why, drain
+
+
 @app.command()
 def check(
     db: Annotated[str, typer.Option(help="Database URL of the region to check.")] = default_db_url(
@@ -194,6 +208,8 @@ def check(
     ),
 ) -> None:
     """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
+    from coldshift import bootstrap
+
     try:
         with _database_errors():
             report = bootstrap.check_database(db)

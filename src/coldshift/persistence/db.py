@@ -89,6 +89,10 @@ class DatabaseUrlError(ValueError):
     """The URL itself is wrong (malformed, unsupported, no database): no server was asked."""
 
 
+#: seconds a PostgreSQL connection attempt may take (libpq's connect_timeout)
+CONNECT_TIMEOUT = 10
+
+
 class DatabaseUnreachable(Exception):
     """The URL is well formed but its database cannot be connected to."""
 
@@ -146,6 +150,9 @@ def connect(url: str, *, pool_size: int = 20) -> Database:
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_deserializer=orjson.loads,
+        # A host that drops packets would otherwise hang the connect for minutes (the OS's
+        # TCP timeout): give up after CONNECT_TIMEOUT seconds, as DatabaseUnreachable.
+        connect_args={"connect_timeout": CONNECT_TIMEOUT},
     )
     _probe(engine, given)
     return Database(engine)

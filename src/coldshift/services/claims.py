@@ -101,11 +101,14 @@ class ClaimContext(Protocol):
 
 
 class NoCapacity(Exception):
-    def __init__(self, reason: str, cause: str) -> None:
+    def __init__(self, reason: str, cause: str, closest: Rejection | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         #: ``placement.reasons``' word for it, as metrics count rejections
         self.cause = cause
+        #: the closest host's numbers (None when no host could take the flavor, or a group
+        #: rule, not room, closed them)
+        self.closest = closest
 
 
 class Candidates(Protocol):
@@ -150,8 +153,16 @@ def claim_room(
     fits. (The claim itself re-checks the rule: see ClaimStore.claim.) The region's observer
     is told the outcome."""
     kind = HostKind.POOL if isinstance(where, PublicPool) else HostKind.DEH
+    claim = region.store.claim
     try:
-        host = _claim_room(region, server_id, flavor, availability_zone, where, role, then)
+        host = _decide(
+            region,
+            server_id,
+            flavor,
+            availability_zone,
+            where,
+            lambda candidates: claim_first(claim, server_id, flavor, candidates, role, then),
+        )
     except NoCapacity as exc:
         region.observer.rejected(availability_zone, kind.value, exc.cause)
         raise
@@ -159,20 +170,37 @@ def claim_room(
     return host
 
 
-def _claim_room(
+def preview_room(
+    region: ClaimContext, server_id: str, flavor: Flavor, *, availability_zone: str, where: Where
+) -> ClaimedHost:
+    """Where ``claim_room`` would claim now, decided by the same candidates, claiming nothing
+    (a what-if; not a placement decision, so the observer is not told). Raises NoCapacity as
+    the claim would; its ``closest`` holds the numbers."""
+    return _decide(region, server_id, flavor, availability_zone, where, _first_choice)
+
+
+def _first_choice(candidates: Candidates) -> Placement:
+    placement = candidates.next()
+    if placement is None:
+        no_room = candidates.no_room()  # the pool's numbers are found by this
+        raise NoCapacity(no_room.reason, no_room.cause, getattr(candidates, "closest", None))
+    return placement
+
+
+def _decide(
     region: ClaimContext,
     server_id: str,
     flavor: Flavor,
     availability_zone: str,
     where: Where,
-    role: str,
-    then: ThenChange,
+    decide: Callable[[Candidates], Placement],
 ) -> ClaimedHost:
+    """The candidates of ``where`` for ``flavor``, and the host ``decide`` picks among them."""
     store = region.store
     rule = _rule_of(store, server_id)
     if isinstance(where, PublicPool):
         with region.pool.candidates(store, region.catalog, flavor, availability_zone, rule) as pool:
-            placement = claim_first(store.claim, server_id, flavor, pool, role, then)
+            placement = decide(pool)
             name = pool.name_of(placement.host_id)
         nodes = placement.fit.node_indexes
         return ClaimedHost(placement.host_id, name, HostKind.POOL, name, nodes)
@@ -182,7 +210,7 @@ def _claim_room(
     # alone keeps capacity exact, and once every DeH that fit lost its claim they are re-read.
     with _DEH_DECISIONS:
         dehs = _ScannedHosts(load, numa_request(flavor), flavor.id, rule)
-        placement = claim_first(store.claim, server_id, flavor, dehs, role, then)
+        placement = decide(dehs)
     host = dehs.hosts[placement.host_id]
     nodes = placement.fit.node_indexes
     return ClaimedHost(host.id, host.name, host.kind, host.driver_name, nodes)
@@ -224,6 +252,7 @@ class _ScannedHosts:
         self._rule_of = rule
         self._queue: deque[Placement] = deque()
         self._no_room = NoRoom("", "")
+        self.closest: Rejection | None = None
 
     def next(self) -> Placement | None:
         if not self._queue:
@@ -244,6 +273,7 @@ class _ScannedHosts:
         views = [host_view(h) for h in self.hosts.values()]
         choice = choose_host(self._request, views, Strategy.PACK)
         if isinstance(choice, Rejection):
+            self.closest = choice if views else None
             scope = lone_deh_scope(list(self.hosts.values()))
             self._no_room = no_room_reason(choice, self._flavor_id, views, scope)
             return

@@ -6,6 +6,8 @@ guard of the submission, so that of two concurrent requests exactly one gets a j
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from coldshift.domain.commands import MigrateServer
 from coldshift.domain.errors import (
     GroupHostTaken,
@@ -25,14 +27,30 @@ from coldshift.services.host_targets import available_dedicated_host, check_host
 from coldshift.services.ports import TaskGuard
 
 
-def migrate_server(region: Region, cmd: MigrateServer) -> str:
-    """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed."""
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A migration that passed every synchronous check: the server, its source host and the
+    target DeH (None: the public pool)."""
+
+    server: Server
+    source: Host | None
+    target: Host | None
+
+
+def accept(region: Region, cmd: MigrateServer) -> Accepted:
+    """Every synchronous check of ``cmd``, in the contract's order; refuses as migrate does.
+    The what-if runs exactly these, and records nothing."""
     server = region.server(cmd.project_id, cmd.server_id)
     if server.locked:
         raise ServerLocked(server.id)
     _check_stopped_and_idle(server)
     source = region.store.get_host(server.host_id) if server.host_id else None
-    target = _target(region, cmd, server, source)
+    return Accepted(server, source, _target(region, cmd, server, source))
+
+
+def migrate_server(region: Region, cmd: MigrateServer) -> str:
+    """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed."""
+    server, source, target = _unpack(accept(region, cmd))
     entities = {"server_id": server.id}
     sub_job = NewJob(
         id=new_job_id(),
@@ -62,6 +80,10 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
     )
     region.submit(job, guards=(guard,))
     return job.id
+
+
+def _unpack(accepted: Accepted) -> tuple[Server, Host | None, Host | None]:
+    return accepted.server, accepted.source, accepted.target
 
 
 def _check_stopped_and_idle(server: Server) -> None:

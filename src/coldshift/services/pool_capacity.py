@@ -29,6 +29,7 @@ from coldshift.placement import (
     NoRoom,
     NumaRequest,
     Placement,
+    Rejection,
     Strategy,
     closest_rejection,
     group_rule_reason,
@@ -126,10 +127,12 @@ class PoolCapacity:
 
     def _no_room(
         self, request: NumaRequest, flavor: Flavor, az: str, host_types: list[str]
-    ) -> NoRoom:
+    ) -> tuple[NoRoom, Rejection | None]:
+        """Why nothing fits, and the closest host's numbers (None: no host at all)."""
         # In the store's order, as choose_host saw them: a tie of closest hosts goes the same way.
         hosts = self._views(az, host_types)
-        return no_room_reason(closest_rejection(request, hosts), flavor.id, hosts)
+        closest = closest_rejection(request, hosts)
+        return no_room_reason(closest, flavor.id, hosts), closest if hosts else None
 
     def _views(self, az: str, host_types: list[str] | None) -> list[HostView]:
         return [
@@ -178,6 +181,8 @@ class PoolCandidates:
         self._az, self._host_types = az, host_types
         self._rule_of = rule
         self._closed_by: GroupRule | None = None  # the rule that closed every host that fits
+        #: the closest host's numbers, once ``no_room`` found no room (a what-if shows them)
+        self.closest: Rejection | None = None
         # An AZ first asked for now is read now, and need not be re-read before "no room".
         self._fresh = az not in pool._loaded_azs
         if self._fresh:
@@ -205,7 +210,10 @@ class PoolCandidates:
         if self._closed_by is not None:
             rule = self._closed_by
             return group_rule_reason(rule.group_id, self._flavor.id, len(rule.closed))
-        return self._pool._no_room(self._request, self._flavor, self._az, self._host_types)
+        no_room, self.closest = self._pool._no_room(
+            self._request, self._flavor, self._az, self._host_types
+        )
+        return no_room
 
     def claimed(self, placement: Placement) -> None:
         self._pool._taken(placement)

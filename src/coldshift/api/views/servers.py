@@ -23,6 +23,11 @@ def display_host(host: Host | None) -> str:
     return _pool_alias(host.name)
 
 
+def pool_alias(host_name: str) -> str:
+    """The alias a tenant sees for the pool host of this name."""
+    return _pool_alias(host_name)
+
+
 # The hashes below are pure functions of ids and are computed for every server of every view:
 # a list of 100 servers spent a fifth of its time hashing the same ids again.
 _HASHES = 65536
