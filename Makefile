@@ -27,8 +27,9 @@ check: $(STAMP)
 	$(BIN)/mypy tests bench
 	$(BIN)/lint-imports
 
+# Two workers, a test file each at a time: most tests wait on the servers they start.
 test: check
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

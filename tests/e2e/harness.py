@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
 import socket
 import subprocess
@@ -30,10 +32,29 @@ ADMIN = ("99999999999999999999999999999999", "TESTADMINKEY00000009", "admin-secr
 T = TypeVar("T")
 
 
+#: ports below the kernel's ephemeral range (32768-60999), a block per pytest-xdist worker:
+#: a port one worker found free is never handed to another worker's server before it binds
+_WORKER_PORTS = 2000
+_FIRST_PORT = 20000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    base = _FIRST_PORT + int(worker[2:]) * _WORKER_PORTS
+    for _ in range(_WORKER_PORTS):
+        port = base + next(_next_port) % _WORKER_PORTS
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # still held by an earlier test's process
+            return port
+    raise RuntimeError(f"no free port in {base}..{base + _WORKER_PORTS - 1}")
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
