@@ -79,6 +79,8 @@ def drain(
         if not as_json:
             console.print(f"drain accepted: job {job_id}")
         final = _watch(client, job_id, quiet=as_json)
+        if not as_json:
+            console.print()  # the live table ends where the terminal's line ends
         if as_json:
             print_json(console, {"plan": answer, "job": final})
         failed = [s for s in _subs(final) if s["status"] != "SUCCESS"]
