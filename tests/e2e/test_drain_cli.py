@@ -10,7 +10,8 @@ import pytest
 
 from tests.e2e import admin, sdk
 from tests.e2e.conftest import Region, region_on
-from tests.e2e.harness import ADMIN, BETA
+from tests.e2e.harness import ADMIN, BETA, wait_for
+from tests.e2e.test_durability import coldshift_check
 from tests.e2e.test_operator_cli import cli, split_deh
 
 
@@ -111,3 +112,29 @@ def test_refusals(live: Region) -> None:
     assert tenant.returncode == 2 and "public pool" in tenant.stderr, tenant.stderr
     no_target = cli(live, "drain", host)
     assert no_target.returncode == 2, no_target.stderr
+
+
+def test_kill_minus_nine_mid_drain_ends_every_sub_job_and_lifts_the_fence(
+    cold_region: Region,
+) -> None:
+    region = cold_region
+    region.start()
+    host, ids = deh_with(region, "t1.large.2", "t1.large.2", "t1.large.2")
+    (target,) = sdk.allocate(region.deh(), name="target")
+    admin.hold(region.url, "copy_disks")
+    started = cli(region, "drain", host, "--to", target, "--max-parallel", "1", "--json")
+    assert started.returncode == 0, started.stderr
+    job_id = json.loads(started.stdout)["job_id"]
+    wait_for(lambda: admin.in_progress(region.url, "copy_disks") == 1, 30, "the first copy")
+    region.restart(kill=True)  # the new process holds nothing: the drain goes on
+    final = sdk.wait_job(region.ecs(), job_id, 120)
+    sub_jobs = final.entities.sub_jobs
+    assert all(s.status in ("SUCCESS", "FAIL") for s in sub_jobs)
+    # the copy that was cut short is undone; the two held ones ran after it ended
+    assert sorted(s.status for s in sub_jobs) == ["FAIL", "SUCCESS", "SUCCESS"]
+    places = sorted(place(region, s)[1] == target for s in ids)
+    assert places == [False, True, True]
+    # the fence is lifted with the drain's end, and nothing drifted
+    (late,) = sdk.create_and_wait(region.ecs(), dedicated_host_id=host, tenancy="dedicated")
+    assert place(region, late) == ("ACTIVE", host)
+    assert coldshift_check(region.db_url).returncode == 0
