@@ -13,7 +13,9 @@ from coldshift import bootstrap
 from coldshift.api.app import create_app as create_api
 from coldshift.dashboard import PREFIX as DASHBOARD
 from coldshift.dashboard import dashboard_routes
+from coldshift.domain.commands import MigrateServer
 from coldshift.metrics import CONTENT_TYPE, HttpMetrics, Metrics
+from coldshift.services.what_if import WhatIf, what_if
 from coldshift.services.workflows import build_registry
 
 METRICS = "/metrics"
@@ -36,7 +38,12 @@ def create_app(container: bootstrap.Container) -> FastAPI:
         workflow = registry.get(job_type)
         return [step.name for step in workflow.steps] if workflow else []
 
-    app.router.routes.extend(dashboard_routes(region.queries, region.catalog, step_names))
+    def ask_what_if(command: MigrateServer) -> WhatIf:
+        return what_if(region, command)
+
+    app.router.routes.extend(
+        dashboard_routes(region.queries, region.catalog, step_names, ask_what_if)
+    )
     app.add_route(METRICS, _metrics_endpoint(container.metrics), include_in_schema=False)
     app.add_middleware(HttpMetrics, metrics=container.metrics)  # outermost: sees every answer
     return app

@@ -183,3 +183,39 @@ def test_sign_out_needs_the_sessions_csrf_token(region: Region) -> None:
         done = client.post(f"{region.url}/dashboard/logout", data={"csrf": token})
         assert done.status_code == 303
         assert client.get(f"{region.url}/dashboard/live/jobs").status_code == 401
+
+
+def _csrf(client: httpx.Client, url: str) -> str:
+    page = client.get(f"{url}/dashboard").text
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def _what_if(client: httpx.Client, url: str, server_id: str, target: str = "") -> str:
+    form = {"csrf": _csrf(client, url), "server_id": server_id, "target": target}
+    response = client.post(f"{url}/dashboard/what-if", data=form)
+    assert response.status_code == 200, response.text
+    return response.text.split('id="what-if-answer"', 1)[1].split("</div>", 1)[0]
+
+
+def test_the_what_if_form_answers_as_the_api_does_and_changes_nothing(region: Region) -> None:
+    (server_id,) = sdk.stopped_servers(region.ecs(ALPHA), name="what-if-vm")
+    (deh_id,) = sdk.allocate(region.deh(ALPHA), name="what-if-deh")
+    (beta_server,) = sdk.create_and_wait(region.ecs(BETA), name="beta-what-if")
+    with http_session(region.url, ALPHA) as alpha, http_session(region.url, ADMIN) as root:
+        refused = alpha.post(
+            f"{region.url}/dashboard/what-if", data={"csrf": "guessed", "server_id": server_id}
+        )
+        assert refused.status_code == 403
+        fits = _what_if(alpha, region.url, server_id, deh_id)
+        assert "fits on what-if-deh, NUMA node(s) 0" in fits
+        # the pool to the pool: refused as the migrate call refuses it
+        assert "Refused:" in _what_if(alpha, region.url, server_id)
+        # another project's server is unknown to alpha, known to an admin
+        assert "Refused:" in _what_if(alpha, region.url, beta_server, deh_id)
+        assert "what-if-deh" not in _what_if(alpha, region.url, beta_server, deh_id)
+        assert "fits on" in _what_if(root, region.url, server_id, deh_id)
+    # nothing changed: the server idle where it was, the DeH empty
+    view = sdk.show(region.ecs(ALPHA), server_id)
+    assert (view.status, view.os_ext_st_stask_state) == ("SHUTOFF", None)
+    deh = sdk.show_deh(region.deh(ALPHA), deh_id)
+    assert deh.available_vcpus == deh.host_properties.vcpus

@@ -533,3 +533,31 @@ class HostOccupancy(_Doc):
 
 class HostOccupancyList(_Doc):
     hosts: list[HostOccupancy]
+
+
+class DrainMove(_Doc):
+    server_id: str
+    name: str
+    flavor: str
+    status: str = Field(description="the server's status when planned")
+    restart: bool = Field(description="stopped before and started after the move")
+    to: str = Field(description='"pool" or the target DeH id')
+    host: str = Field(description="the planned host: a DeH id, or a pool host's alias")
+    numa_nodes: list[int]
+
+
+class DrainLeftOver(_Doc):
+    server_id: str
+    name: str
+    reason: str
+
+
+class Drain(_Doc):
+    """A drain's plan, and its job when it was started (null: a dry run or nothing to move)."""
+
+    dedicated_host_id: str
+    fits: bool = Field(description="every server of the DeH is placed")
+    job_id: str | None
+    max_parallel: int
+    moves: list[DrainMove] = Field(description="in the order they run: biggest first")
+    left: list[DrainLeftOver] = Field(description="servers the plan could not place")

@@ -141,3 +141,18 @@ class MigrateBody(_Wire):
     it, because api.md §2.1 gives an empty body and ``{"migrate": null}`` a meaning."""
 
     migrate: MigrateOrder | None = None
+
+
+class DrainBody(_Wire):
+    """``POST .../dedicated-hosts/{id}/drain`` (a coldshift extension: docs/operator-tools.md)."""
+
+    targets: list[str] = Field(
+        default_factory=list, description="DeHs of the project to drain onto", max_length=100
+    )
+    to_pool: bool = Field(default=False, description="the public pool is a target too")
+    dry_run: bool = Field(default=False, description="answer the plan; record nothing")
+    restart: bool = Field(
+        default=False, description="running servers are stopped, moved and started again"
+    )
+    partial: bool = Field(default=False, description="run the placeable part of the plan")
+    max_parallel: int = Field(default=2, ge=1, le=16, description="sub-jobs copying at once")

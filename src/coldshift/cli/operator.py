@@ -70,7 +70,9 @@ def _client(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (migrate, hosts, jobs, why):
+    from coldshift.cli.drain import drain  # it imports this module's options
+
+    for command in (migrate, hosts, jobs, why, drain):
         app.command()(command)
 
 

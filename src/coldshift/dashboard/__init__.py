@@ -11,12 +11,15 @@ from starlette.routing import BaseRoute
 from coldshift.dashboard.routes import PREFIX, DashboardPages
 from coldshift.dashboard.sessions import Sessions
 from coldshift.dashboard.views import Dashboard, StepNames
+from coldshift.dashboard.what_if import AskWhatIf
 from coldshift.domain.catalog import Catalog
 from coldshift.services.queries import Queries
 
 
-def dashboard_routes(queries: Queries, catalog: Catalog, step_names: StepNames) -> list[BaseRoute]:
-    pages = DashboardPages(Dashboard(queries, catalog, step_names), Sessions(catalog))
+def dashboard_routes(
+    queries: Queries, catalog: Catalog, step_names: StepNames, what_if: AskWhatIf | None = None
+) -> list[BaseRoute]:
+    pages = DashboardPages(Dashboard(queries, catalog, step_names), Sessions(catalog), what_if)
     return pages.routes()
 
 

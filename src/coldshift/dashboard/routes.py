@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -26,6 +27,7 @@ from coldshift.dashboard.sessions import (
     same_token,
 )
 from coldshift.dashboard.views import Dashboard
+from coldshift.dashboard.what_if import AskWhatIf, WhatIfAnswer, ask
 
 PREFIX = "/dashboard"
 MAX_FORM_BYTES = 4096
@@ -43,9 +45,12 @@ SECURITY_HEADERS = {
 
 
 class DashboardPages:
-    def __init__(self, dashboard: Dashboard, sessions: Sessions) -> None:
+    def __init__(
+        self, dashboard: Dashboard, sessions: Sessions, what_if: AskWhatIf | None = None
+    ) -> None:
         self._dashboard = dashboard
         self._sessions = sessions
+        self._what_if = what_if
         self._templates = Environment(
             loader=PackageLoader("coldshift.dashboard", "templates"),
             autoescape=select_autoescape(default=True),
@@ -60,6 +65,7 @@ class DashboardPages:
             Route(PREFIX, self.page, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
             Route(f"{PREFIX}/logout", self.logout, methods=["POST"]),
+            Route(f"{PREFIX}/what-if", self.what_if, methods=["POST"]),
             Route(f"{PREFIX}/live/hosts", self.hosts, methods=["GET"]),
             Route(f"{PREFIX}/live/jobs", self.jobs, methods=["GET"]),
             Mount(f"{PREFIX}/static", static),
@@ -70,6 +76,29 @@ class DashboardPages:
         session = self._session(request)
         if session is None:
             return self._login_page(request)
+        return self._page(session)
+
+    async def what_if(self, request: Request) -> Response:
+        """The what-if form's answer, on the page (it changes nothing, but is a form that
+        carries the session's CSRF token as every form does)."""
+        form = await _form(request)
+        session = self._session(request)
+        if session is None or not same_token(session.csrf, form.get("csrf")):
+            return self._plain("refused: sign in again", 403)
+        if self._what_if is None:
+            return self._plain("what-if is not available here", 404)
+        answer = await run_in_threadpool(
+            ask,
+            self._what_if,
+            self._dashboard.queries,
+            self._dashboard.catalog,
+            session.project,
+            form.get("server_id", ""),
+            form.get("target", ""),
+        )
+        return await run_in_threadpool(self._page, session, answer)
+
+    def _page(self, session: Session, answer: WhatIfAnswer | None = None) -> Response:
         project = session.project
         return self._render(
             "dashboard.html",
@@ -77,6 +106,8 @@ class DashboardPages:
             project=project,
             zones=self._dashboard.zones(project),
             jobs=self._dashboard.jobs(project),
+            what_if_enabled=self._what_if is not None,
+            answer=answer,
         )
 
     async def login(self, request: Request) -> Response:

@@ -120,6 +120,14 @@ class Dashboard:
         self._catalog = catalog
         self._step_names = step_names
 
+    @property
+    def queries(self) -> Queries:
+        return self._queries
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
     def projects_of(self, project: Project) -> list[Project]:
         return list(self._catalog.projects) if project.admin else [project]
 

@@ -213,6 +213,17 @@ class HostInUse(Conflict):
         )
 
 
+class HostDraining(Conflict):
+    """The DeH is being drained: it takes no new servers until the drain job ends."""
+
+    def __init__(self, host_id: str, job_id: str | None = None) -> None:
+        by = f" by job {job_id}" if job_id else ""
+        super().__init__(
+            f"dedicated host {host_id} is being drained{by}; it takes no new servers until "
+            "the drain has ended"
+        )
+
+
 class HostReleased(Conflict):
     """The DeH has been released."""
 

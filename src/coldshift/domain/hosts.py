@@ -92,6 +92,8 @@ class Host:
     nodes: tuple[NumaNode, ...] = ()
     #: the physical host a DeH of a libvirt region stands on (None: none of its own)
     machine: str | None = None
+    #: the drain job fencing this DeH (no new servers while it runs); None: not draining
+    draining_job: str | None = None
 
     @property
     def driver_name(self) -> str:

@@ -23,6 +23,10 @@ class JobType(StrEnum):
     DELETE_SERVER = "deleteServer"
     MIGRATE_SERVER = "migrateServer"
     MIGRATE_ONE_SERVER = "migrateSingleServer"
+    #: a drain (coldshift's own): one sub-job per server of the DeH
+    DRAIN_DEDICATED_HOST = "drainDedicatedHost"
+    #: a drain's sub-job for a running server (--restart): stop, migrate, start again
+    RESTART_MIGRATE_SERVER = "restartMigrateServer"
 
 
 #: the key of a job's progress under which a migration keeps [bytes copied, bytes total]

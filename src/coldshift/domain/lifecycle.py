@@ -23,6 +23,12 @@ refused.
                             migrateSingleServer.switch_over      resize_finish
                             migrateSingleServer.release_source   (none)
                             (undo of claim_target)               (none)
+    drain --restart (a running server: migrateSingleServer's steps and two more)
+                                                           resize_prep  vm active
+                            restartMigrateServer.claim_target    resize_migrating
+                            restartMigrateServer.stop_guest      resize_migrating  vm stopped
+                            (undo of stop_guest)                 resize_migrating  vm active
+                            restartMigrateServer.start_guest     resize_finish  vm active
 """
 
 from __future__ import annotations
@@ -189,6 +195,29 @@ MIGRATION_UNDONE = Transition(
     sets=ServerChange(migrating_to=None),
 )
 
+# ---- a drain's migration of a running server (--restart) ---------------------------------
+STOPPED_FOR_MIGRATION = Transition(
+    "stopped_for_migration",
+    frozenset({TaskState.RESIZE_MIGRATING}),
+    TaskState.RESIZE_MIGRATING,
+    "restartMigrateServer.stop_guest",
+    sets=_STOPPED,
+)
+RESTARTED_ON_SOURCE = Transition(
+    "restarted_on_source",
+    frozenset({TaskState.RESIZE_MIGRATED}),
+    TaskState.RESIZE_MIGRATING,
+    "undo of restartMigrateServer.stop_guest",
+    sets=_RUNNING,
+)
+RESTARTED_ON_TARGET = Transition(
+    "restarted_on_target",
+    frozenset({TaskState.RESIZE_FINISH}),
+    TaskState.RESIZE_FINISH,
+    "restartMigrateServer.start_guest",
+    sets=_RUNNING,
+)
+
 #: every transition, for the table above and its tests
 TRANSITIONS = (
     CREATE_ACCEPTED,
@@ -208,6 +237,9 @@ TRANSITIONS = (
     SWITCHED_OVER,
     MIGRATION_ENDED,
     MIGRATION_UNDONE,
+    STOPPED_FOR_MIGRATION,
+    RESTARTED_ON_SOURCE,
+    RESTARTED_ON_TARGET,
 )
 
 #: a server's lock cannot change while one of these tasks runs: the lock a cold migration

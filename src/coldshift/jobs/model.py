@@ -33,6 +33,9 @@ class NewJob:
     entities: dict[str, Any]
     children: tuple[NewJob, ...] = ()
     payload: dict[str, Any] = field(default_factory=dict)
+    #: a sub-job recorded not runnable: it waits (INIT) until a sibling ends, which releases
+    #: the first held sibling in the transaction that ends it (a bound on how many run at once)
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

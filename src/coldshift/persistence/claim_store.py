@@ -104,7 +104,11 @@ def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str)
     # (which updates the same row), so that a released host never receives a claim.
     held = conn.execute(
         update(hosts)
-        .where(hosts.c.id == placement.host_id, hosts.c.state == HostState.AVAILABLE.value)
+        .where(
+            hosts.c.id == placement.host_id,
+            hosts.c.state == HostState.AVAILABLE.value,
+            hosts.c.draining_job.is_(None),  # a drained DeH takes no one (services/drain.py)
+        )
         .values(state=hosts.c.state)
     )
     if held.rowcount != 1 or not _take_nodes(conn, placement):

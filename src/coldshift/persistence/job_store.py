@@ -13,7 +13,7 @@ from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.leases import lease_free, take_next, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
-from coldshift.persistence.tables import jobs
+from coldshift.persistence.tables import hosts, jobs
 
 _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
 
@@ -24,6 +24,7 @@ def insert_job(
     """Record a job and its children inside the caller's transaction; return how many of
     them are runnable (the leaves)."""
     leaf = not new.children
+    runnable = leaf and not new.held
     conn.execute(
         jobs.insert().values(
             id=new.id,
@@ -44,12 +45,12 @@ def insert_job(
             end_time=None,
             lease_owner=None,
             lease_expires=None,
-            runnable=leaf,
+            runnable=runnable,
             attempts=0,
             claimed_at=None,
         )
     )
-    return int(leaf) + sum(
+    return int(runnable) + sum(
         insert_job(conn, child, now, parent_id=new.id, position=index)
         for index, child in enumerate(new.children)
     )
@@ -250,6 +251,7 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
     ).all()
     if any(c.status not in _TERMINAL for c in children):
         _parent_has_begun(conn, parent_id)
+        _release_held_child(conn, parent_id)
         return
     failed = next((c for c in children if c.status == JobStatus.FAIL.value), None)
     values: dict[str, Any] = dict(end_time=now, status=JobStatus.SUCCESS.value)
@@ -264,6 +266,26 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
         .where(and_(jobs.c.id == parent_id, jobs.c.status.not_in(_TERMINAL)))
         .values(**values)
     )
+    # a DeH fenced by this job (a drain) takes servers again, in the transaction ending it
+    conn.execute(update(hosts).where(hosts.c.draining_job == parent_id).values(draining_job=None))
+
+
+def _release_held_child(conn: Connection, parent_id: str) -> None:
+    """A child has ended: the first held sibling (INIT, not runnable) becomes runnable, in
+    the same transaction, so that as many run at once as before (a drain's bound)."""
+    held = conn.execute(
+        select(jobs.c.id)
+        .where(
+            jobs.c.parent_id == parent_id,
+            jobs.c.status == JobStatus.INIT.value,
+            jobs.c.runnable.is_(False),
+        )
+        .order_by(jobs.c.position)
+        .limit(1)
+    ).scalar()
+    if held is not None:
+        conn.execute(update(jobs).where(jobs.c.id == held).values(runnable=True))
+        announce(conn, 1)
 
 
 def load_job_tree(conn: Connection, project_id: str, job_id: str) -> tuple[Job, list[Job]] | None:

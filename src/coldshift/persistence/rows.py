@@ -68,6 +68,7 @@ def host_from_row(row: Row[Any], nodes: tuple[NumaNode, ...]) -> Host:
         tags=dict(m["tags"]),
         nodes=nodes,
         machine=m["machine"],
+        draining_job=m["draining_job"],
     )
 
 
@@ -89,4 +90,5 @@ def host_to_values(host: Host) -> dict[str, Any]:
         allocated_at=host.allocated_at,
         released_at=host.released_at,
         machine=host.machine,
+        draining_job=host.draining_job,
     )

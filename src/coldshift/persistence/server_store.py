@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from coldshift.domain.errors import HostDraining
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
@@ -18,8 +19,14 @@ from coldshift.persistence.job_signals import announce
 from coldshift.persistence.job_store import insert_job
 from coldshift.persistence.rows import server_to_values
 from coldshift.persistence.sql_store import SqlStore
-from coldshift.persistence.tables import client_tokens, servers
-from coldshift.services.ports import ClientToken, DuplicateSubmission, GroupJoin, TaskGuard
+from coldshift.persistence.tables import client_tokens, hosts, servers
+from coldshift.services.ports import (
+    ClientToken,
+    DuplicateSubmission,
+    GroupJoin,
+    HostFence,
+    TaskGuard,
+)
 
 
 class SqlServerStore(SqlStore):
@@ -35,6 +42,7 @@ class SqlServerStore(SqlStore):
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
         group: GroupJoin | None = None,
+        fence: HostFence | None = None,
     ) -> None:
         """Record a job with the server changes that start it, in one transaction.
 
@@ -46,6 +54,8 @@ class SqlServerStore(SqlStore):
             with self._db.write() as conn:
                 if quota is not None:
                     check_quota_in(conn, quota)
+                if fence is not None:
+                    _fence_in(conn, fence)
                 for guard in guards:
                     start_task_in(conn, guard, now)
                 if new_servers:
@@ -107,3 +117,15 @@ class SqlServerStore(SqlStore):
             leave_group_in(conn, server_id)
             conn.execute(delete(servers).where(servers.c.id == server_id))
         return freed
+
+
+def _fence_in(conn: Connection, fence: HostFence) -> None:
+    """Mark the DeH drained by ``fence.job_id``, unless another drain holds it; the host row
+    is written first, so a concurrent claim on it (claim_store._claim_in) waits, then sees it."""
+    result = conn.execute(
+        update(hosts)
+        .where(hosts.c.id == fence.host_id, hosts.c.draining_job.is_(None))
+        .values(draining_job=fence.job_id)
+    )
+    if result.rowcount != 1:
+        raise HostDraining(fence.host_id)

@@ -45,6 +45,9 @@ hosts = Table(
     Column("released_at", Float, nullable=True),
     # the physical host under a DeH of a libvirt region; unique: two DeHs never share one
     Column("machine", String(255), nullable=True, unique=True),
+    # the drain job (its parent) that fences this DeH: no claim lands on it until that job
+    # ends, which clears this in the transaction that ends it (job_store._settle_parent)
+    Column("draining_job", String(64), nullable=True),
     Index("ix_hosts_project_kind", "project_id", "kind"),
     Index("ix_hosts_az_type", "availability_zone", "host_type"),
 )

@@ -269,7 +269,11 @@ class _ScannedHosts:
         """The next placement in the order is as good a guess as a re-read."""
 
     def _read(self) -> None:
-        self.hosts = {h.id: h for h in self._load() if h.state is HostState.AVAILABLE}
+        self.hosts = {
+            h.id: h
+            for h in self._load()
+            if h.state is HostState.AVAILABLE and h.draining_job is None
+        }
         views = [host_view(h) for h in self.hosts.values()]
         choice = choose_host(self._request, views, Strategy.PACK)
         if isinstance(choice, Rejection):

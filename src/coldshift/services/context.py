@@ -18,6 +18,7 @@ from coldshift.services.ports import (
     NO_REGION_OBSERVER,
     ClientToken,
     GroupJoin,
+    HostFence,
     JobNotifier,
     MaintenanceLog,
     RegionObserver,
@@ -66,6 +67,7 @@ class Region:
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
         group: GroupJoin | None = None,
+        fence: HostFence | None = None,
     ) -> None:
         self.store.submit(
             job,
@@ -74,6 +76,7 @@ class Region:
             client_token=client_token,
             quota=quota,
             group=group,
+            fence=fence,
         )
         self.notifier.notify(max(1, len(job.children)))
 

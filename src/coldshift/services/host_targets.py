@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from coldshift.domain.catalog import Flavor
 from coldshift.domain.commands import CreateServers
-from coldshift.domain.errors import BadRequest, InvalidTarget
+from coldshift.domain.errors import BadRequest, HostDraining, InvalidTarget
 from coldshift.domain.hosts import Host, HostKind, HostState
 from coldshift.domain.servers import DEDICATED, SHARED
 from coldshift.services.context import Region
@@ -59,6 +59,8 @@ def available_dedicated_host(region: Region, project_id: str, host_id: str) -> H
         raise InvalidTarget(f"dedicated host {host_id} does not exist")
     if host.state is not HostState.AVAILABLE:
         raise InvalidTarget(f"dedicated host {host_id} is {host.state.value}, not available")
+    if host.draining_job is not None:
+        raise HostDraining(host_id, host.draining_job)
     return host
 
 
@@ -84,6 +86,7 @@ def _auto_placement_az(region: Region, project_id: str, flavor: Flavor, az: str 
         )
         if h.state is HostState.AVAILABLE
         and h.auto_placement == "on"
+        and h.draining_job is None
         and (t := region.catalog.host_type(h.host_type)) is not None
         and t.supports(flavor.id)
     ]

@@ -31,6 +31,16 @@ class TaskGuard:
 
 
 @dataclass(frozen=True, slots=True)
+class HostFence:
+    """A drain's fence: the DeH ``host_id`` takes no claim while the job ``job_id`` runs
+    (recorded with the job; cleared in the transaction that ends it). Refused (HostDraining)
+    when another drain fences it already."""
+
+    host_id: str
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClientToken:
     """An ``X-Client-Token`` create: the same token and body within 24 h get the same answer."""
 
@@ -190,11 +200,12 @@ class ServerStore(Protocol):
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
         group: GroupJoin | None = None,
+        fence: HostFence | None = None,
     ) -> None:
         """Record ``job`` with ``new_servers`` (members of ``group`` when given), the guards'
         task changes and the client token, all or nothing: ServerBusy when a guarded server
         is not idle (domain.lifecycle) or no longer has the checked vm_state or host,
-        QuotaExceeded, GroupFull, ServerGroupNotFound, DuplicateSubmission."""
+        QuotaExceeded, GroupFull, ServerGroupNotFound, DuplicateSubmission, HostDraining."""
         ...
 
     def find_client_token(

@@ -60,7 +60,7 @@ class InMemoryJobStore:
             attempts=0,
         )
         self._order.append(new.id)
-        if not new.children:
+        if not new.children and not new.held:
             self._runnable.add(new.id)
         for child in new.children:
             self._add(child, new.id)
@@ -148,6 +148,16 @@ class InMemoryJobStore:
         parent = self.jobs[parent_id]
         if not all(k.status.terminal for k in kids):
             self._parent_has_begun(parent_id)  # as the SQL store: a child has ended
+            held = next(
+                (
+                    k
+                    for k in kids
+                    if k.status is JobStatus.INIT and k.id not in self._runnable and not k.attempts
+                ),
+                None,
+            )
+            if held is not None:  # as the SQL store: the first held sibling is released
+                self._runnable.add(held.id)
             return
         failed = next((k for k in kids if k.status is JobStatus.FAIL), None)
         self.jobs[parent_id] = replace(

@@ -9,7 +9,13 @@ from dataclasses import astuple, dataclass, replace
 from enum import Enum
 from typing import Any
 
-from coldshift.domain.errors import HostInUse, InvalidMarker, MachineTaken, ServerBusy
+from coldshift.domain.errors import (
+    HostDraining,
+    HostInUse,
+    InvalidMarker,
+    MachineTaken,
+    ServerBusy,
+)
 from coldshift.domain.hosts import (
     ClaimRole,
     Host,
@@ -27,6 +33,7 @@ from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
     GroupJoin,
+    HostFence,
     JobColumns,
     JobPage,
     NodeShare,
@@ -192,11 +199,15 @@ class InMemoryRegionStore(InMemoryGroups):
         client_token: ClientToken | None = None,
         quota: QuotaGuard | None = None,
         group: GroupJoin | None = None,
+        fence: HostFence | None = None,
     ) -> None:
         """Record a job with the server changes that start it, all or nothing (see
         ServerStore.submit)."""
         now = self._clock()
         with self._lock:
+            fenced = self._hosts.get(fence.host_id) if fence is not None else None
+            if fence is not None and (fenced is None or fenced.draining_job is not None):
+                raise HostDraining(fence.host_id)
             if quota is not None:
                 quota.check(self._used(quota))
             # Guards apply one after the other, as the SQL statements do: a server guarded
@@ -211,6 +222,8 @@ class InMemoryRegionStore(InMemoryGroups):
                 self._join_new(group.group_id, new_ids, group.limit)
             servers.update((s.id, s) for s in new_servers)
             self._servers = servers
+            if fence is not None and fenced is not None:
+                self._hosts[fenced.id] = replace(fenced, draining_job=fence.job_id)
             if group is not None:
                 self._joined_new(group.group_id, new_ids)
             if client_token is not None:
@@ -315,7 +328,7 @@ class InMemoryRegionStore(InMemoryGroups):
         refuses the whole claim (False), and nothing changes."""
         with self._lock:
             host = self._hosts.get(placement.host_id)
-            if host is None or host.state is not HostState.AVAILABLE:
+            if host is None or host.state is not HostState.AVAILABLE or host.draining_job:
                 return False
             nodes = _taken(host.nodes, placement)
             if nodes is None or not self._place_free(server_id, host.id):

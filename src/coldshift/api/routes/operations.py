@@ -12,12 +12,15 @@ from coldshift.api import openapi as doc
 from coldshift.api import response_models as r
 from coldshift.api.deps import region_of
 from coldshift.api.errors import Family
-from coldshift.api.parsing import query_str, raw_body
+from coldshift.api.parsing import parse_model, query_str, raw_body
 from coldshift.api.responses import JsonResponse
 from coldshift.api.routes.servers import migrate_target
-from coldshift.api.schemas import MigrateBody
+from coldshift.api.schemas import DrainBody, MigrateBody
+from coldshift.api.views.servers import pool_alias
 from coldshift.api.views.what_if import what_if_view
 from coldshift.domain.commands import MigrateServer
+from coldshift.domain.hosts import HostKind
+from coldshift.services.drain import Drain, DrainDeh, drain
 from coldshift.services.occupancy import HostOccupancy, occupancy
 from coldshift.services.what_if import what_if
 
@@ -86,4 +89,63 @@ def _server(server: Any) -> dict[str, Any]:
         "status": server.status,
         "flavor": server.flavor_id,
         "project_id": server.project_id,
+    }
+
+
+@router.post(
+    "/v1/{project_id}/dedicated-hosts/{host_id}/drain",
+    **doc.operation(Family.DEH, {200: r.Drain}, body=DrainBody),
+)
+def drain_dedicated_host(request: Request, project_id: str, host_id: str) -> Response:
+    """Plan moving every server off the DeH onto ``targets`` and/or the pool, biggest first,
+    NUMA and group rules honoured; unless ``dry_run``, run it as one drainDedicatedHost job
+    (one sub-job per server, ``max_parallel`` at once; the DeH takes no new server until it
+    ends). A plan that leaves servers behind is refused unless ``partial``."""
+    body = parse_model(request, DrainBody)
+    command = DrainDeh(
+        project_id,
+        host_id,
+        targets=tuple(body.targets),
+        to_pool=body.to_pool,
+        dry_run=body.dry_run,
+        restart=body.restart,
+        partial=body.partial,
+        max_parallel=body.max_parallel,
+        admin=bool(request.state.project.admin),
+    )
+    return JsonResponse(_drain_view(drain(region_of(request), command)))
+
+
+def _drain_view(found: Drain) -> dict[str, Any]:
+    def name(server_id: str) -> str:
+        server = found.servers.get(server_id)
+        return server.name if server is not None else ""
+
+    moves = []
+    for move in found.plan.moves:
+        server = found.servers[move.server_id]
+        host = found.hosts[move.placement.host_id]
+        shown = host.id if host.kind is HostKind.DEH else pool_alias(host.name)
+        moves.append(
+            {
+                "server_id": server.id,
+                "name": server.name,
+                "flavor": server.flavor_id,
+                "status": server.status,
+                "restart": server.status == "ACTIVE",
+                "to": move.to,
+                "host": shown,
+                "numa_nodes": list(move.placement.fit.node_indexes),
+            }
+        )
+    return {
+        "dedicated_host_id": found.host.id,
+        "fits": found.plan.complete,
+        "job_id": found.job_id,
+        "max_parallel": found.max_parallel,
+        "moves": moves,
+        "left": [
+            {"server_id": x.server_id, "name": name(x.server_id), "reason": x.reason}
+            for x in found.plan.left
+        ],
     }

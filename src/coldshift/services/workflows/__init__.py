@@ -8,6 +8,7 @@ from coldshift.services.context import Region
 from coldshift.services.workflows.cold_migration import cold_migration_workflow
 from coldshift.services.workflows.create_server import create_server_workflow
 from coldshift.services.workflows.power import power_workflows
+from coldshift.services.workflows.restart_migration import restart_migration_workflow
 
 #: the codes the job engine gives the jobs it fails itself
 ENGINE_CODES = FailureCodes(
@@ -23,6 +24,7 @@ def build_registry(region: Region) -> WorkflowRegistry:
         create_server_workflow(region),
         *power_workflows(region),
         cold_migration_workflow(region),
+        restart_migration_workflow(region),
     ]
     for workflow in workflows:
         registry.register(workflow)
