@@ -207,7 +207,7 @@ def check(
         "coldshift-data"
     ),
 ) -> None:
-    """Verify the invariants of cold-migration.md; exit 1 and list the drift if any."""
+    """Verify the invariants of docs/cold-migration.md; exit 1 and list the drift if any."""
     from coldshift import bootstrap
 
     try:

@@ -1,4 +1,4 @@
-"""The invariants of cold-migration.md, checked against a database at a quiet moment, and
+"""The invariants of docs/cold-migration.md, checked against a database at a quiet moment, and
 the ECS groups' anti-affinity (4: no two members of a group hold room on one host, and each
 member's hosts are exactly its group's places, none stale)."""
 
