@@ -138,3 +138,36 @@ def test_kill_minus_nine_mid_drain_ends_every_sub_job_and_lifts_the_fence(
     (late,) = sdk.create_and_wait(region.ecs(), dedicated_host_id=host, tenancy="dedicated")
     assert place(region, late) == ("ACTIVE", host)
     assert coldshift_check(region.db_url).returncode == 0
+
+
+def test_a_drain_racing_with_creates_and_migrations_never_overcommits(
+    cold_region: Region,
+) -> None:
+    live = cold_region  # a region of its own: the module's has used the project's DeH quota
+    live.start()
+    ecs = live.ecs()
+    host, _ = deh_with(live, "t1.xlarge.2", "t1.xlarge.2")
+    (target,) = sdk.allocate(live.deh(), name="raced")
+    others = sdk.stopped_servers(ecs, flavor="t1.xlarge.2", count=3)  # on the pool
+    admin.hold(live.url, "copy_disks")
+    try:
+        started = cli(live, "drain", host, "--to", target, "--max-parallel", "2", "--json")
+        assert started.returncode == 0, started.stderr
+        wait_for(lambda: admin.in_progress(live.url, "copy_disks") == 2, 30, "both copies")
+        # the drained DeH takes no new server; the drain's target is contended: its 16 vCPUs
+        # hold the drain's two servers and room for two of the three others
+        sdk.expect_error(
+            lambda: sdk.create_servers(ecs, dedicated_host_id=host, tenancy="dedicated"),
+            400,
+            "Ecs.0100",
+            "a create on the drained DeH",
+        )
+        racing = [sdk.migrate(ecs, s, target) for s in others]
+    finally:
+        admin.release(live.url, "copy_disks")
+    drained = sdk.wait_job(ecs, json.loads(started.stdout)["job_id"], 60)
+    raced = [sdk.wait_job(ecs, job_id, 60).status for job_id in racing]
+    assert drained.status == "SUCCESS" and sorted(raced) == ["FAIL", "SUCCESS", "SUCCESS"]
+    deh = sdk.show_deh(live.deh(), target)
+    assert (deh.available_vcpus, deh.instance_total) == (0, 4)
+    assert coldshift_check(live.db_url).returncode == 0
