@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,19 @@ def wait_until_copying(kvm: KvmRegion, host: str, volume_id: str) -> None:
     wait_for(copying, 60, f"the copy of {volume_id} to {host} to be under way")
 
 
+def relays_of(parent: int) -> list[int]:
+    """The copy processes (drivers/libvirt/relay.py) that coldshift process ``parent`` started."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"coldshift.drivers.libvirt.relay" in args and str(parent).encode() in args:
+            found.append(int(proc.name))
+    return found
+
+
 def failed(client: object, job_id: str) -> dict[str, object]:
     final = wait_job(client, job_id, 90)
     assert final.status == "FAIL", (final.status, final.fail_reason)
@@ -121,7 +135,10 @@ def test_coldshift_killed_mid_copy_ends_the_job_with_the_guest_on_one_host(
     source = host_of(kvm, server_id)
     job_id = migrate(client, server_id, deh_of(kvm, "kvm-d1"))
     wait_until_copying(kvm, "kvm-d1", volume_ids(kvm, server_id)[1])
+    killed = kvm.region.server.proc.pid  # type: ignore[union-attr]
+    assert relays_of(killed), "the copy runs in a relay process of its own"
     kvm.region.restart(kill=True)
+    wait_for(lambda: not relays_of(killed), 10, "the killed process's relay to die with it")
     final = wait_job(client, job_id, 90)
     # interrupted before its commit point, the job is undone
     assert final.status == "FAIL", final.fail_reason

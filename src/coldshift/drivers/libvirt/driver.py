@@ -31,7 +31,8 @@ from coldshift.drivers.base import (
 )
 from coldshift.drivers.libvirt.domain_xml import domain_xml, volume_name
 from coldshift.drivers.libvirt.links import FAULT_CODE, HostLink, error_code
-from coldshift.drivers.libvirt.streams import StreamFailed, copy_volume
+from coldshift.drivers.libvirt.relay import copy_in_child
+from coldshift.drivers.libvirt.streams import StreamFailed
 from coldshift.drivers.libvirt.topology import HostTopology, parse_capabilities
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class LibvirtDriver:
         tally = _Tally(sum(sizes), progress)
         for disk, size in zip(guest.disks, sizes, strict=True):
             self._fresh_volume(target.host_name, disk, size_bytes=size)
-            self._copy(guest, disk, source_link, target_link, tally.counter(size))
+            self._copy(disk, source_link, target_link, tally.counter(size))
             tally.complete()
         for disk, size in zip(guest.disks, sizes, strict=True):
             found = self._volume_size(target.host_name, disk)
@@ -297,27 +298,16 @@ class LibvirtDriver:
         return self._link(host).call(f"read volume {name}", size)
 
     def _copy(
-        self,
-        guest: GuestSpec,
-        disk: DiskSpec,
-        source: HostLink,
-        target: HostLink,
-        moved: Callable[[int], None],
+        self, disk: DiskSpec, source: HostLink, target: HostLink, moved: Callable[[int], None]
     ) -> None:
-        name, pool_name = volume_name(disk), self._settings.storage_pool
+        """Stream one volume, in a process of its own (``relay``: not in this one's GIL)."""
+        name = volume_name(disk)
         try:
-            source_conn, target_conn = source.connection(), target.connection()
-            source_volume = source_conn.storagePoolLookupByName(pool_name).storageVolLookupByName(
-                name
-            )
-            target_volume = target_conn.storagePoolLookupByName(pool_name).storageVolLookupByName(
-                name
-            )
-            copy_volume(
-                source_volume,
-                source_conn,
-                target_volume,
-                target_conn,
+            copy_in_child(
+                source.uri,
+                target.uri,
+                self._settings.storage_pool,
+                name,
                 progress=moved,
                 stall_seconds=self._settings.copy_stall_seconds,
             )
@@ -326,10 +316,6 @@ class LibvirtDriver:
             failed.drop()
             raise DriverError(
                 FAULT_CODE, f"host {failed.name}: copying {name} failed: {exc}", transient=True
-            ) from exc
-        except libvirt.libvirtError as exc:
-            raise DriverError(
-                FAULT_CODE, f"copying {name} of {guest.server_id} failed: {exc}", transient=True
             ) from exc
 
 
