@@ -73,9 +73,8 @@ class HostLink:
                 FAULT_CODE, f"host {self.name}: {what} failed: {exc}", transient=broken
             ) from exc
 
-    def connection(self) -> Any:
-        """The open connection (opened now if need be); for long transfers made outside
-        ``call``, such as a disk copy's streams."""
+    def _connection(self) -> Any:
+        """The open connection (opened now if need be)."""
         with self._lock:
             if self._conn is None or not self._alive(self._conn):
                 self._conn = libvirt.open(self.uri)
@@ -92,7 +91,7 @@ class HostLink:
                 pass
 
     def _run(self, action: Callable[[Any], T]) -> T:
-        return action(self.connection())
+        return action(self._connection())
 
     @staticmethod
     def _alive(conn: Any) -> bool:
