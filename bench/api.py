@@ -1,15 +1,17 @@
 """API speed: req/s and p50/p99 of coldshift's hot endpoints beside the ceilings of its stack.
 
 Usage: .venv/bin/python -m bench.api [--concurrency 16,64] [--runs 5] [--seconds S]
-                                      [--db sqlite|pg] [--servers N]
+                                      [--db sqlite|pg] [--servers N] [--tool wrk|loadgen]
+
+Needs Debian's wrk (``apt-get install wrk``; ``.ci/run`` installs it) unless ``--tool loadgen``.
 
 It starts a `coldshift serve` (bench/catalog.toml: zero simulated timings) and a ceiling server
 (bench/ceiling.py: the same FastAPI + uvicorn stack with a trivial GET and a POST doing one
 durable insert, same database kind and engine settings), prepares the region through the SDK,
 then measures, per concurrency, a warm-up run and ``--runs`` runs of each endpoint, interleaved
 so that the ceilings and coldshift share the machine's drift. Requests are signed once per run,
-as the SDK signs (the signature window is 15 minutes), and sent by bench.loadgen, a separate
-process on loopback; every answer is checked for its expected status.
+as the SDK signs (the signature window is 15 minutes), and replayed by wrk (bench/wrk.py) or
+bench.loadgen, a separate process on loopback; every answer is checked for its expected status.
 
 POST migrate: a migrate is refused while another task runs on the server, so each request of a
 run names a different stopped server (``--servers`` of them, moved between two DeHs); the run
@@ -38,6 +40,8 @@ from tests.conftest import PG_URL
 from tests.e2e import rawhttp, sdk
 from tests.e2e.harness import ServerProcess, deh_client, ecs_client, free_port, wait_for
 from tests.e2e.harness import fresh_pg_database as fresh_pg
+
+from bench import wrk
 
 HERE = Path(__file__).parent
 CATALOG = HERE / "catalog.toml"
@@ -169,7 +173,10 @@ def settle_migrations(url: str, prepared: Prepared, sent: int) -> None:
 
         server = wait_for(idle, 120, f"the migration of {server_id} to end")
         assert server is not None
-        [prepared.where[server_id]] = server["os:scheduler_hints"]["dedicated_host_id"]
+        # created without tenancy hints: a server never migrated shows none, and is still there
+        moved_to = server["os:scheduler_hints"].get("dedicated_host_id")
+        if moved_to:
+            [prepared.where[server_id]] = moved_to
 
 
 # ---- measuring ---------------------------------------------------------------------------
@@ -204,18 +211,31 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure(endpoint: Endpoint, port: int, concurrency: int, seconds: float, keep: bool) -> None:
+def measure(
+    endpoint: Endpoint, port: int, concurrency: int, seconds: float, keep: bool, tool: str
+) -> None:
     requests, expect, cycle = endpoint.requests()
-    result = run_load(port, requests, expect, concurrency, seconds, cycle)
-    completed = result["completed"]
-    endpoint.after_run(requests[:completed])
+    if tool == "wrk":
+        replayed = wrk.run(port, requests, expect, concurrency, seconds, cycle)
+        completed, errors = replayed["ok"], replayed["bad"]
+        error_text, p50, p99 = replayed["first_bad"], replayed["p50"], replayed["p99"]
+        # wrk's threads each send every n-th request: wait for all that could have been sent
+        endpoint.after_run(requests if not cycle else requests[:completed])
+    else:
+        result = run_load(port, requests, expect, concurrency, seconds, cycle)
+        completed, errors = result["completed"], result["errors"]
+        error_text = str(result["error_bodies"][:1])
+        p50 = percentile(result["latencies"], 0.50)
+        p99 = percentile(result["latencies"], 0.99)
+        replayed = result
+        endpoint.after_run(requests[:completed])
     if not keep:
         return
-    if result["errors"]:
-        endpoint.failed_runs.append(f"{result['errors']} {result['error_bodies'][:1]}")
-    endpoint.rates.append(completed / result["elapsed"])
-    endpoint.p50s.append(percentile(result["latencies"], 0.50) * 1000)
-    endpoint.p99s.append(percentile(result["latencies"], 0.99) * 1000)
+    if errors:
+        endpoint.failed_runs.append(f"{errors} {error_text}")
+    endpoint.rates.append(completed / replayed["elapsed"])
+    endpoint.p50s.append(p50 * 1000)
+    endpoint.p99s.append(p99 * 1000)
 
 
 def at_least_ratio(goal: float) -> Callable[[float, float | None], bool]:
@@ -318,7 +338,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
-    parser.add_argument("--servers", type=int, default=1000, help="stopped servers to migrate")
+    parser.add_argument("--servers", type=int, default=3000, help="stopped servers to migrate")
+    parser.add_argument(
+        "--tool",
+        choices=("wrk", "loadgen"),
+        default="wrk",
+        help="wrk (apt-get install wrk), or bench.loadgen (Python, slower than the server)",
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     with ExitStack() as stack:
@@ -338,12 +364,12 @@ def main() -> None:
                 for endpoint in measured:
                     port = urlsplit(ceiling_url if "ceiling" in endpoint.name else server.url).port
                     assert port is not None
-                    measure(endpoint, port, concurrency, args.seconds, keep=run > 0)
+                    measure(endpoint, port, concurrency, args.seconds, run > 0, args.tool)
             rows.append((concurrency, measured))
             print(report(rows[-1:]), flush=True)
     print()
-    print(f"db={args.db}, {args.runs} runs of {args.seconds} s after a warm-up; load generator")
-    print("and servers share the machine's cores (the generator is a separate process).")
+    print(f"db={args.db}, {args.runs} runs of {args.seconds} s after a warm-up, by {args.tool};")
+    print("the load generator and the servers share the machine's cores.")
     print(report(rows))
 
 

@@ -15,6 +15,7 @@ from coldshift.drivers.simulated import SimulatedDriver
 from coldshift.jobs.model import MaintenanceTask
 from coldshift.jobs.worker import Worker
 from coldshift.metrics import Metrics
+from coldshift.persistence.change_listener import ChangeListener
 from coldshift.persistence.db import (
     Database,
     DatabaseUnreachable,
@@ -48,6 +49,8 @@ class Container:
     #: this process's metrics (each process exposes its own: README, "Metrics")
     metrics: Metrics
     listener: JobListener | None = None
+    #: other processes' commits, for the read cache (PostgreSQL only)
+    changes: ChangeListener | None = None
     stopped: bool = False
 
 
@@ -75,6 +78,7 @@ def build(settings: Settings, catalog: Catalog) -> Container:
         clock=clock,
         maintenance=job_store,
         observer=metrics,
+        changes=db.changes,
     )
     worker = Worker(
         job_store,
@@ -90,7 +94,10 @@ def build(settings: Settings, catalog: Catalog) -> Container:
     notifier.target = worker
     # Several processes may share a PostgreSQL database: each hears the others' new jobs.
     listener = None if db.is_sqlite else JobListener(db, worker.notify)
-    return Container(settings, catalog, db, region, driver, job_store, worker, metrics, listener)
+    changes = None if db.is_sqlite else ChangeListener(db)
+    return Container(
+        settings, catalog, db, region, driver, job_store, worker, metrics, listener, changes
+    )
 
 
 def _driver(catalog: Catalog) -> HypervisorDriver:
@@ -145,6 +152,8 @@ def start(container: Container) -> None:
     container.worker.start()
     if container.listener is not None:
         container.listener.start()
+    if container.changes is not None:
+        container.changes.start()
 
 
 def stop(container: Container) -> None:
@@ -154,6 +163,8 @@ def stop(container: Container) -> None:
     container.stopped = True
     if container.listener is not None:
         container.listener.stop()
+    if container.changes is not None:
+        container.changes.stop()
     released = container.worker.stop(drain_seconds=container.settings.drain_seconds)
     log.warning("coldshift stopped: job workers ended, %d jobs released mid-step", released)
     container.db.dispose()

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from selenium import webdriver
-from selenium.webdriver.common.by import By
 
 from coldshift.catalog.loader import load_catalog
 from coldshift.dashboard.sessions import SESSION_SECONDS, session_key
@@ -51,19 +50,33 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+# The page replaces its live fragments while we read them; each read is therefore one script
+# run inside the page's event loop, which no fragment swap can interleave with (reading element
+# by element through WebDriver raced with the swaps: a stale element reference).
+_TEXTS = "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())"
+_ATTRS = (
+    "return Array.from(document.querySelectorAll(arguments[0]),"
+    " e => e.getAttribute(arguments[1]) || '')"
+)
+
+
+def texts_of(browser: webdriver.Chrome, css: str) -> list[str]:
+    return list(browser.execute_script(_TEXTS, css))
+
+
 def text_of(browser: webdriver.Chrome, css: str) -> str:
-    return " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, css))
+    return " ".join(texts_of(browser, css))
 
 
 def deh_vcpus(browser: webdriver.Chrome, host_id: str) -> list[str]:
     """The DeH's vCPU bars' labels, node by node (as the page shows them now)."""
-    css = f'[data-host="{host_id}"] [data-metric="vcpus"]'
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, css)]
+    return texts_of(browser, f'[data-host="{host_id}"] [data-metric="vcpus"]')
 
 
 def copy_shown(browser: webdriver.Chrome, job_id: str) -> int | None:
-    found = browser.find_elements(By.CSS_SELECTOR, f'[data-job="{job_id}"] [data-copy]')
-    return int(found[0].get_attribute("data-copy") or 0) if found else None
+    css = f'[data-job="{job_id}"] [data-copy]'
+    found = browser.execute_script(_ATTRS, css, "data-copy")
+    return int(found[0] or 0) if found else None
 
 
 def test_a_migration_seen_live_in_the_browser(region: Region, browser: webdriver.Chrome) -> None:
@@ -77,7 +90,7 @@ def test_a_migration_seen_live_in_the_browser(region: Region, browser: webdriver
     assert reason
 
     sign_in(browser, region.url, ALPHA)
-    assert "alpha" in browser.find_element(By.ID, "who").text
+    assert "alpha" in text_of(browser, "#who")
     assert reason in text_of(browser, "#failed [data-reason]")
     assert deh_vcpus(browser, host_id) == ["vCPU 0/8", "vCPU 0/8"]
     browser.execute_script("window.coldshiftNotReloaded = true")
@@ -106,7 +119,7 @@ def test_a_migration_seen_live_in_the_browser(region: Region, browser: webdriver
         15,
         "the DeH's bars to show the migrated server",
     )
-    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, f'[data-job="{job_id}"]'), 5)
+    wait_for(lambda: not texts_of(browser, f'[data-job="{job_id}"]'), 5)
     assert browser.execute_script("return window.coldshiftNotReloaded === true")
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 

@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
+from coldshift.persistence.change_feed import WRITTEN, ChangeFeed, track_writes
+
 
 @dataclass(frozen=True)
 class Database:
@@ -34,6 +36,8 @@ class Database:
     write_turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
     # The write transaction this thread has open, which a nested write() joins.
     _open_write: threading.local = field(default_factory=threading.local, repr=False)
+    #: the tables each commit wrote (what a cached read must not outlive)
+    changes: ChangeFeed = field(default_factory=ChangeFeed, compare=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -54,12 +58,18 @@ class Database:
             self.write_turn,
             self.engine.connect().execution_options(coldshift_immediate=True) as conn,
         ):
-            with conn.begin():
-                self._open_write.conn = conn
-                try:
-                    yield conn
-                finally:
-                    self._open_write.conn = None
+            written: set[str] = set()
+            conn.info[WRITTEN] = written
+            try:
+                with conn.begin():
+                    self._open_write.conn = conn
+                    try:
+                        yield conn
+                    finally:
+                        self._open_write.conn = None
+            finally:
+                del conn.info[WRITTEN]
+            self.changes.committed(written)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -143,7 +153,9 @@ def connect(url: str, *, pool_size: int = 20) -> Database:
     # JSON columns (server details, job payloads) are decoded on every read: orjson reads
     # the same documents several times faster than the json module.
     if url.startswith("sqlite"):
-        return Database(_sqlite_engine(url), write_turn=threading.RLock())
+        engine = _sqlite_engine(url)
+        track_writes(engine)
+        return Database(engine, write_turn=threading.RLock())
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -155,6 +167,7 @@ def connect(url: str, *, pool_size: int = 20) -> Database:
         connect_args={"connect_timeout": CONNECT_TIMEOUT},
     )
     _probe(engine, given)
+    track_writes(engine)
     return Database(engine)
 
 

@@ -16,6 +16,8 @@ from coldshift.jobs.model import NewJob
 from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import (
     NO_REGION_OBSERVER,
+    UNCACHED,
+    ChangeStamps,
     ClientToken,
     GroupJoin,
     HostFence,
@@ -42,6 +44,8 @@ class Region:
     pool: PoolCapacity = field(default_factory=PoolCapacity)
     #: told placement decisions and bytes copied (the metrics adapter, or nobody)
     observer: RegionObserver = NO_REGION_OBSERVER
+    #: what the API's read cache checks its answers against (none: nothing is cached)
+    changes: ChangeStamps = UNCACHED
     #: the read side over ``store``: built once here, so every caller (and the hot GET paths)
     #: shares one instance
     queries: Queries = field(init=False, repr=False, compare=False)

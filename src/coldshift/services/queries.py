@@ -16,6 +16,7 @@ from coldshift.domain.ids import is_job_id
 from coldshift.domain.servers import Server
 from coldshift.jobs.model import Job
 from coldshift.services.ports import (
+    ChangeStamps,
     JobColumns,
     JobPage,
     NodeShare,
@@ -24,8 +25,10 @@ from coldshift.services.ports import (
     ServerPage,
 )
 
-# Listing callers name the filters and read the page without reaching for the storage port.
+# Listing callers name the filters and read the page, and the API's read cache checks its
+# stamps, without reaching for the storage port.
 __all__ = [
+    "ChangeStamps",
     "JobColumns",
     "JobPage",
     "NodeShare",
