@@ -36,6 +36,8 @@ class Database:
     write_turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
     # The write transaction this thread has open, which a nested write() joins.
     _open_write: threading.local = field(default_factory=threading.local, repr=False)
+    # The read transaction a snapshot() of this thread holds open, which read() joins.
+    _open_read: threading.local = field(default_factory=threading.local, repr=False)
     #: the tables each commit wrote (what a cached read must not outlive)
     changes: ChangeFeed = field(default_factory=ChangeFeed, compare=False)
 
@@ -73,9 +75,27 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction; inside ``snapshot()`` of the same thread, that one."""
+        joined: Connection | None = getattr(self._open_read, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read() of this thread inside it joins one read transaction."""
+        if getattr(self._open_read, "conn", None) is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._open_read.conn = conn
+            try:
+                yield
+            finally:
+                self._open_read.conn = None
 
     def dispose(self) -> None:
         self.engine.dispose()

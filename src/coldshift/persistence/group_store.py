@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 
 from coldshift.domain.errors import (
     GroupFull,
@@ -217,9 +217,11 @@ def _hold_stopped_and_idle(conn: Connection, server_id: str, now: float) -> None
 
 
 def _group_of(conn: Connection, server_id: str) -> str | None:
-    return conn.execute(
-        select(_members.c.group_id).where(_members.c.server_id == server_id)
-    ).scalar()
+    # asked by every migration and claim: prepared once
+    return conn.execute(_GROUP_OF, {"server_id": server_id}).scalar()
+
+
+_GROUP_OF = select(_members.c.group_id).where(_members.c.server_id == bindparam("server_id"))
 
 
 def _member_count(conn: Connection, group_id: str) -> int:

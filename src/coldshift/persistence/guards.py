@@ -4,8 +4,21 @@ machine (domain.lifecycle), an idle server for a new task, and quotas (domain.qu
 from __future__ import annotations
 
 import hashlib
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from coldshift.domain.errors import ServerBusy
 from coldshift.domain.hosts import HostKind, HostState
@@ -51,43 +64,67 @@ def change_task_in(conn: Connection, server_id: str, change: TaskChange, now: fl
     transition starts from, or stays at its target (a step re-run after a crash)."""
     transition = change.transition
     starts = {transition.target, *transition.sources}
-    named = sorted(s.value for s in starts if s is not None)
-    allowed: ColumnElement[bool] = servers.c.task_state.in_(named)
-    if None in starts:
-        allowed = or_(allowed, servers.c.task_state.is_(None))
-    result = conn.execute(
-        update(servers)
-        .where(servers.c.id == server_id, allowed)
-        .values(updated_at=now, **change.values())
-    )
+    named = tuple(sorted(s.value for s in starts if s is not None))
+    written = {"updated_at": now, **change.values()}
+    statement = _change_task(named, None in starts, tuple(written))
+    result = conn.execute(statement, {"b_server_id": server_id, **_set(written)})
     if result.rowcount != 1:
         found = conn.execute(select(servers.c.task_state).where(servers.c.id == server_id)).first()
         raise IllegalTransition(server_id, transition, found[0] if found else "(no such ECS)")
 
 
+# Every job step and every accepted request runs one of these guarded UPDATEs. Built once per
+# shape, with bound parameters, they skip SQLAlchemy's per-call statement building and cache-key
+# walk (which cost more than the statement itself on SQLite).
+@cache
+def _change_task(named: tuple[str, ...], from_none: bool, columns: tuple[str, ...]) -> Update:
+    allowed: ColumnElement[bool] = servers.c.task_state.in_(named)
+    if from_none:
+        allowed = or_(allowed, servers.c.task_state.is_(None))
+    return (
+        update(servers)
+        .where(servers.c.id == bindparam("b_server_id"), allowed)
+        .values({c: bindparam(f"v_{c}") for c in columns})
+    )
+
+
+def _set(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"v_{c}": v for c, v in values.items()}
+
+
 def start_task_in(conn: Connection, guard: TaskGuard, now: float) -> None:
     """Start a task on an idle server (domain.lifecycle): no task, unlocked, and the job of
     its last task has ended."""
+    written = {"task_job_id": guard.job_id, "updated_at": now, **guard.change.values()}
+    statement = _start_task(guard.vm_state is not None, guard.host_id is not None, tuple(written))
+    params = {
+        "b_server_id": guard.server_id,
+        "b_vm_state": guard.vm_state,
+        "b_host_id": guard.host_id,
+        **_set(written),
+    }
+    if conn.execute(statement, params).rowcount != 1:
+        raise ServerBusy(
+            f"the ECS {guard.server_id} is locked, changed state, or another operation is "
+            "in progress on it; retry when it has finished"
+        )
+
+
+@cache
+def _start_task(with_vm_state: bool, with_host: bool, columns: tuple[str, ...]) -> Update:
     last_job_running = (
         exists()
         .where(jobs.c.id == servers.c.task_job_id, jobs.c.status.in_(_UNFINISHED))
         .correlate(servers)
     )
     query = update(servers).where(
-        servers.c.id == guard.server_id,
+        servers.c.id == bindparam("b_server_id"),
         servers.c.task_state.is_(None),
         servers.c.locked.is_(False),
         ~last_job_running,
     )
-    if guard.vm_state is not None:
-        query = query.where(servers.c.vm_state == guard.vm_state)
-    if guard.host_id is not None:
-        query = query.where(servers.c.host_id == guard.host_id)
-    result = conn.execute(
-        query.values(task_job_id=guard.job_id, updated_at=now, **guard.change.values())
-    )
-    if result.rowcount != 1:
-        raise ServerBusy(
-            f"the ECS {guard.server_id} is locked, changed state, or another operation is "
-            "in progress on it; retry when it has finished"
-        )
+    if with_vm_state:
+        query = query.where(servers.c.vm_state == bindparam("b_vm_state"))
+    if with_host:
+        query = query.where(servers.c.host_id == bindparam("b_host_id"))
+    return query.values({c: bindparam(f"v_{c}") for c in columns})

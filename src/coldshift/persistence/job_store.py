@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, select, update
@@ -21,39 +21,47 @@ _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
 def insert_job(
     conn: Connection, new: NewJob, now: float, parent_id: str | None = None, position: int = 0
 ) -> int:
-    """Record a job and its children inside the caller's transaction; return how many of
-    them are runnable (the leaves)."""
+    """Record a job and its children inside the caller's transaction, in one statement;
+    return how many of them are runnable (the leaves)."""
+    rows = list(_job_rows(new, now, parent_id, position))
+    conn.execute(_INSERT_JOB, rows)
+    return sum(1 for row in rows if row["runnable"])
+
+
+# One prepared INSERT for a whole job tree: building ``insert().values(...)`` per row cost
+# SQLAlchemy more than the insert itself.
+_INSERT_JOB = jobs.insert()
+
+
+def _job_rows(
+    new: NewJob, now: float, parent_id: str | None, position: int
+) -> Iterator[dict[str, Any]]:
     leaf = not new.children
-    runnable = leaf and not new.held
-    conn.execute(
-        jobs.insert().values(
-            id=new.id,
-            project_id=new.project_id,
-            parent_id=parent_id,
-            job_type=new.job_type,
-            position=position,
-            status=JobStatus.INIT.value,
-            entities=new.entities,
-            payload=new.payload,
-            progress={},
-            steps_done=0,
-            compensating=False,
-            error_code=None,
-            fail_reason=None,
-            created_at=now,
-            begin_time=now,
-            end_time=None,
-            lease_owner=None,
-            lease_expires=None,
-            runnable=runnable,
-            attempts=0,
-            claimed_at=None,
-        )
-    )
-    return int(runnable) + sum(
-        insert_job(conn, child, now, parent_id=new.id, position=index)
-        for index, child in enumerate(new.children)
-    )
+    yield {
+        "id": new.id,
+        "project_id": new.project_id,
+        "parent_id": parent_id,
+        "job_type": new.job_type,
+        "position": position,
+        "status": JobStatus.INIT.value,
+        "entities": new.entities,
+        "payload": new.payload,
+        "progress": {},
+        "steps_done": 0,
+        "compensating": False,
+        "error_code": None,
+        "fail_reason": None,
+        "created_at": now,
+        "begin_time": now,
+        "end_time": None,
+        "lease_owner": None,
+        "lease_expires": None,
+        "runnable": leaf and not new.held,
+        "attempts": 0,
+        "claimed_at": None,
+    }
+    for index, child in enumerate(new.children):
+        yield from _job_rows(child, now, new.id, index)
 
 
 def job_from_row(row: Row[Any]) -> Job:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 
 from sqlalchemy import (
     ColumnElement,
@@ -52,6 +53,9 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore)
     server_store, host_store, claim_store and group_store."""
 
     # ---- reads -------------------------------------------------------------------------
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        return self._db.snapshot()
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None:
         query = _SERVER if project_id is None else _PROJECT_SERVER

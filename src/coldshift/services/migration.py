@@ -40,12 +40,13 @@ class Accepted:
 def accept(region: Region, cmd: MigrateServer) -> Accepted:
     """Every synchronous check of ``cmd``, in the contract's order; refuses as migrate does.
     The what-if runs exactly these, and records nothing."""
-    server = region.server(cmd.project_id, cmd.server_id)
-    if server.locked:
-        raise ServerLocked(server.id)
-    _check_stopped_and_idle(server)
-    source = region.store.get_host(server.host_id) if server.host_id else None
-    return Accepted(server, source, _target(region, cmd, server, source))
+    with region.store.snapshot():
+        server = region.server(cmd.project_id, cmd.server_id)
+        if server.locked:
+            raise ServerLocked(server.id)
+        _check_stopped_and_idle(server)
+        source = region.store.get_host(server.host_id) if server.host_id else None
+        return Accepted(server, source, _target(region, cmd, server, source))
 
 
 def migrate_server(region: Region, cmd: MigrateServer) -> str:

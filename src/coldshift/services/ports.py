@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -142,6 +143,11 @@ class HostReads(Protocol):
 
 class RegionReads(HostReads, Protocol):
     """The reads of the region's storage: all the query service needs."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads made by this thread inside it see one state of the region (one read
+        transaction), at the cost of one: a request's checks read together."""
+        ...
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None: ...
 

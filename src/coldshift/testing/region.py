@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import astuple, dataclass, replace
 from enum import Enum
 from typing import Any
@@ -77,6 +78,9 @@ class InMemoryRegionStore(InMemoryGroups):
         self._init_groups()
 
     # ---- reads -------------------------------------------------------------------------
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        return nullcontext()  # every read sees the dicts as they are
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None:
         with self._lock:
