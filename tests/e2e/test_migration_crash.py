@@ -156,7 +156,8 @@ def test_kill_at_a_random_instant_with_migrations_in_every_phase(
     moves, dehs = build_moves(region)
     job_ids = submit_all(region, moves)
     client = region.ecs()
-    wait_for(lambda: sdk.job(client, job_ids[0]).status == "RUNNING", 30, "the first migration")
+    # RUNNING, or already ended: on a loaded machine the submissions can outlast its copy
+    wait_for(lambda: sdk.job(client, job_ids[0]).status != "INIT", 30, "the first migration")
     delay = random.Random(seed).uniform(0.2, 1.8)
     _pause(delay)
     kill_and_restart(region)

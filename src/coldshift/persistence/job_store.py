@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Float,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
 from coldshift.persistence.job_signals import announce
-from coldshift.persistence.leases import lease_free, take_next, write_held
+from coldshift.persistence.leases import Taking, lease_free, take_prepared, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
 from coldshift.persistence.tables import hosts, jobs
 
@@ -88,23 +98,26 @@ def job_from_row(row: Row[Any]) -> Job:
 class SqlJobStore(SqlMaintenanceStore):
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         super().__init__(db, clock)
-
-    def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
-        now = self._clock()
-        row = take_next(
-            self._db,
+        # Every worker polls with it: built once, with bound parameters.
+        now: BindParameter[float] = bindparam("now", type_=Float())
+        self._taking = Taking.of(
+            db,
             jobs,
             (jobs.c.runnable.is_(True), lease_free(jobs, now)),
             jobs.c.created_at,
             dict(
-                lease_owner=owner,
-                lease_expires=now + lease_seconds,
+                lease_owner=bindparam("owner"),
+                lease_expires=bindparam("expires"),
                 attempts=jobs.c.attempts + 1,
                 claimed_at=now,
                 status=JobStatus.RUNNING.value,  # a runnable job is never terminal
             ),
-            then=_parent_begins,
         )
+
+    def claim_next(self, owner: str, lease_seconds: float) -> Job | None:
+        now = self._clock()
+        params = {"now": now, "owner": owner, "expires": now + lease_seconds}
+        row = take_prepared(self._db, self._taking, params, then=_parent_begins)
         return job_from_row(row) if row is not None else None
 
     def record_step(

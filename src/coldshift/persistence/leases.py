@@ -4,15 +4,28 @@ one to write while still holding it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 
 from coldshift.jobs.ports import LeaseLost
 from coldshift.persistence.db import Database
 
 
-def lease_free(table: Table, now: float) -> ColumnElement[bool]:
+def lease_free(table: Table, now: float | ColumnElement[Any]) -> ColumnElement[bool]:
     return or_(table.c.lease_owner.is_(None), table.c.lease_expires < now)
 
 
@@ -27,24 +40,53 @@ def take_next(
     """Give the ``takeable`` row that comes ``first`` the lease ``values``, atomically: of two
     takers, one gets it (PostgreSQL: the other skips the locked row; SQLite: they queue for the
     write lock). ``then`` runs in the same transaction."""
-    # Idle workers poll: on SQLite finding nothing must not cost a write transaction (the
-    # file's one write lock, which the busy workers queue for). PostgreSQL's SKIP LOCKED take
-    # is cheap, and a read first would cost every pickup a round trip.
-    if db.is_sqlite:
+    return take_prepared(db, Taking.of(db, table, takeable, first, values), {}, then)
+
+
+@dataclass(frozen=True)
+class Taking:
+    """The statements of one kind of take: a probe (SQLite) and the guarded take. Built once
+    with bound parameters by a hot caller (the job store), they cost no statement building."""
+
+    probe: Select[Any] | None
+    take: Update
+
+    @staticmethod
+    def of(
+        db: Database,
+        table: Table,
+        takeable: Sequence[ColumnElement[bool]],
+        first: ColumnElement[Any],
+        values: dict[str, Any],
+    ) -> Taking:
+        # Idle workers poll: on SQLite finding nothing must not cost a write transaction (the
+        # file's one write lock, which the busy workers queue for). PostgreSQL's SKIP LOCKED
+        # take is cheap, and a read first would cost every pickup a round trip.
+        probe = select(table.c.id).where(*takeable).limit(1) if db.is_sqlite else None
+        candidate = select(table.c.id).where(*takeable).order_by(first).limit(1)
+        if not db.is_sqlite:
+            candidate = candidate.with_for_update(skip_locked=True)
+        take = (
+            update(table)
+            .where(table.c.id == candidate.scalar_subquery())
+            .values(**values)
+            .returning(*table.c)
+        )
+        return Taking(probe, take)
+
+
+def take_prepared(
+    db: Database,
+    taking: Taking,
+    params: dict[str, Any],
+    then: Callable[[Connection, Row[Any]], None] | None = None,
+) -> Row[Any] | None:
+    if taking.probe is not None:
         with db.read() as conn:
-            if conn.execute(select(table.c.id).where(*takeable).limit(1)).first() is None:
+            if conn.execute(taking.probe, params).first() is None:
                 return None
-    candidate = select(table.c.id).where(*takeable).order_by(first).limit(1)
-    if not db.is_sqlite:
-        candidate = candidate.with_for_update(skip_locked=True)
-    stmt = (
-        update(table)
-        .where(table.c.id == candidate.scalar_subquery())
-        .values(**values)
-        .returning(*table.c)
-    )
     with db.write() as conn:
-        row = conn.execute(stmt).first()
+        row = conn.execute(taking.take, params).first()
         if row is not None and then is not None:
             then(conn, row)
     return row
@@ -54,8 +96,17 @@ def write_held(
     conn: Connection, table: Table, row_id: str, owner: str, values: dict[str, Any]
 ) -> None:
     """Write ``values`` to a row ``owner`` still holds; LeaseLost if another took it over."""
-    result = conn.execute(
-        update(table).where(table.c.id == row_id, table.c.lease_owner == owner).values(**values)
-    )
-    if result.rowcount != 1:
+    statement = _write_held(table, tuple(values))
+    params = {"b_id": row_id, "b_owner": owner, **{f"v_{k}": v for k, v in values.items()}}
+    if conn.execute(statement, params).rowcount != 1:
         raise LeaseLost(row_id)
+
+
+@cache
+def _write_held(table: Table, columns: tuple[str, ...]) -> Update:
+    # Every job step records itself through this: one statement per shape, bound parameters.
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == bindparam("b_owner"))
+        .values({c: bindparam(f"v_{c}") for c in columns})
+    )

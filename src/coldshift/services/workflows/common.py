@@ -87,7 +87,9 @@ def guest_from_record(record: dict[str, Any]) -> GuestSpec:
 
 class ProgressReporter:
     """Keeps a copy's (bytes copied, bytes total) in the job's progress under ``key`` and
-    saves it at most every PROGRESS_SECONDS, and at the end."""
+    saves it every PROGRESS_SECONDS while the copy goes on. The final figures need no save of
+    their own: the step's record, committed when the copy returns, holds them (a copy that
+    ends within a second costs no write transaction besides it)."""
 
     def __init__(
         self,
@@ -97,7 +99,7 @@ class ProgressReporter:
         counted: Callable[[int], None] = lambda _count: None,
     ) -> None:
         self._ctx, self._key, self._clock = ctx, key, clock
-        self._saved_at = -PROGRESS_SECONDS
+        self._saved_at = clock()
         #: told each report's new bytes (a copy started over counts again: it moves them again)
         self._counted = counted
         self._copied = 0
@@ -107,6 +109,6 @@ class ProgressReporter:
         self._copied = copied
         self._ctx.progress[self._key] = [copied, total]
         now = self._clock()
-        if copied >= total or now - self._saved_at >= PROGRESS_SECONDS:
+        if now - self._saved_at >= PROGRESS_SECONDS:
             self._saved_at = now
             self._ctx.save_progress()
