@@ -14,8 +14,9 @@ processes may share the database, so this process's copy can be stale:
   tombstone, and a read takes a mark first: the next read asks for the generations at or after
   it. The stamps are chosen so that a change committed after a mark is never below it, even
   when its stamp was taken before (PostgreSQL: the writer's transaction id against the
-  reader's snapshot xmin; SQLite: a counter bumped under its one-writer lock); see
-  ``persistence/generations.py``. The read costs the hosts changed, not the AZ's hosts;
+  reader's snapshot xmin; SQLite, one writer at a time: one above the largest generation
+  recorded, against that largest + 1); see ``persistence/generations.py``. The read costs
+  the hosts changed, not the AZ's hosts;
 - a claim made by this process is applied to the index as the guarded statement applied
   it; a release re-reads the hosts it gave room back.
 

@@ -76,7 +76,7 @@ class InMemoryRegionStore(InMemoryGroups):
         self._hosts: dict[str, Host] = {}
         self._claims: list[_Claim] = []
         self._tokens: dict[tuple[str, str], tuple[ClientToken, float]] = {}
-        # Generations, as the SQL store's: the counter, each host's last change, the removals.
+        # Generations, as the SQL store's: the last stamp, each host's, the removals (stamped).
         self._generation = 0
         self._changed_at: dict[str, int] = {}
         self._removals: dict[str, tuple[Host, int]] = {}
