@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python -m bench.placement [--hosts 1000,10000,100000] [--runs 5]
                                            [--decisions N] [--scan-seconds S] [--no-durable]
+                                           [--stall-seconds S (0: no stall lines)]
 
 For each pool size: hosts of the shipped catalog's s6 type (2 NUMA nodes of 40 vCPUs and
 160 GiB), each with 10 servers already placed (s6.large/xlarge/2xlarge, put into nodes by
@@ -9,7 +10,8 @@ For each pool size: hosts of the shipped catalog's s6 type (2 NUMA nodes of 40 v
 8xlarge, 2 .. 32 vCPUs); the server placed ``WINDOW`` decisions earlier is then released
 (untimed), so every run sees the same steady occupancy instead of filling the pool. The "no
 room" lines ask for s6.16xlarge (32 + 32 vCPUs), which no host has room for: the rare path,
-where the index too must look at every host for the closest numbers.
+where the answer carries the closest host's numbers (the index keeps the hosts ordered by
+their largest free node for it; the scan looks at every host).
 
 Measured, each after a warm-up run, as medians (min .. max) of ``--runs`` runs:
 
@@ -21,6 +23,16 @@ Measured, each after a warm-up run, as medians (min .. max) of ``--runs`` runs:
               statement and the re-read of the claimed host (what a create or a migration to
               the pool does);
 - durable scan: the old path, re-reading every pool host from SQLite, ``choose_host``, claim.
+- durable no room: ``claim_room`` of the s6.16xlarge that fits nowhere: the index's answer, the
+              read of the hosts changed since the last read (a range of ``hosts.generation``)
+              outside the pool's lock, and the closest numbers from the index;
+- durable scan no room: the old no-room path: every pool host of the AZ re-read, then
+              ``closest_rejection`` and ``no_room_reason`` over all of them.
+
+Then, on the durable region, the stall: the placements/s one thread gets alone, beside a thread
+asking no-room questions back to back, and beside the old no-room path (every host re-read
+and scanned while holding the pool's lock, as it did), each for ``--stall-seconds`` of wall
+clock (``bench.placement_stall``).
 
 The durable database holds the hosts with their NUMA nodes already reduced by the 10 servers
 per host, but not those servers' rows or claims (1M rows at 100k hosts would take minutes to
@@ -48,6 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench.placement_stall import print_stall
 from coldshift.catalog import load_default_catalog
 from coldshift.domain.catalog import Catalog, Flavor, PoolSpec
 from coldshift.domain.hosts import Host, HostKind
@@ -64,10 +77,11 @@ from coldshift.placement import (
     fit_numa,
     given_back,
     host_view,
+    no_room_reason,
     numa_request,
     taken,
 )
-from coldshift.services.claims import PUBLIC_POOL, claim_room
+from coldshift.services.claims import PUBLIC_POOL, NoCapacity, claim_room
 from coldshift.services.pool_capacity import PoolCapacity
 from coldshift.services.ports import NO_REGION_OBSERVER, RegionObserver
 from coldshift.services.region_setup import new_pool_host
@@ -258,15 +272,18 @@ def no_values(_host_id: str) -> None:
 def durable_indexed(region: Durable) -> tuple[Decide, Release]:
     def decide(flavor: Flavor) -> Token | None:
         server_id = region.server_id()
-        claim_room(
-            region,
-            server_id,
-            flavor,
-            availability_zone=AZ,
-            where=PUBLIC_POOL,
-            role="placed",
-            then=no_values,
-        )
+        try:
+            claim_room(
+                region,
+                server_id,
+                flavor,
+                availability_zone=AZ,
+                where=PUBLIC_POOL,
+                role="placed",
+                then=no_values,
+            )
+        except NoCapacity:
+            return None
         return server_id
 
     def release(server_id: Token) -> None:
@@ -286,6 +303,7 @@ def durable_scanned(region: Durable) -> tuple[Decide, Release]:
         views = [host_view(h) for h in every_pool_host()]
         choice = choose_host(numa_request(flavor), views, Strategy.SPREAD)
         if not isinstance(choice, list):
+            no_room_reason(choice, flavor.id, views)  # the words, as the old path made them
             return None
         # one process: no claim is lost to another, the first choice is claimed
         assert region.store.claim(server_id, choice[0], "placed")
@@ -296,6 +314,17 @@ def durable_scanned(region: Durable) -> tuple[Decide, Release]:
         region.store.release_claims(server_id)  # the old path kept no index
 
     return decide, release
+
+
+def old_no_room(region: Durable, flavor: Flavor) -> None:
+    """The no-room answer as it was: every pool host of the AZ re-read and scanned for the
+    closest numbers, all under the pool's lock (``_reload_az`` and ``_no_room`` before)."""
+    with region.pool._lock:
+        hosts = region.store.list_hosts(kind=HostKind.POOL, availability_zone=AZ)
+        views = [host_view(h) for h in hosts]
+        choice = choose_host(numa_request(flavor), views, Strategy.SPREAD)
+        assert not isinstance(choice, list)
+        no_room_reason(choice, flavor.id, views)
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -316,7 +345,7 @@ class Variant:
         p99 = statistics.median(r.p(0.99) for r in self.runs) * 1e6
         decisions = statistics.median(len(r.latencies) for r in self.runs)
         return (
-            f"  {self.name:<14} {statistics.median(rates):>9,.0f}/s CPU "
+            f"  {self.name:<20} {statistics.median(rates):>9,.0f}/s CPU "
             f"(min {min(rates):>7,.0f}, max {max(rates):>7,.0f}; wall {wall:>7,.0f}/s)  "
             f"p50 {p50:>9,.1f} µs  p99 {p99:>9,.1f} µs  ({decisions:.0f}/run)"
         )
@@ -383,16 +412,31 @@ def bench_durable(
             f"PoolCapacity.rebuild at start {region.rebuild_seconds * 1e3:,.0f} ms)"
         )
         durable = flavors[: args.durable_decisions]
+        no_room = no_room_flavors(catalog, args.durable_decisions)
         variants = measured(
             [
                 ("durable", lambda: durable_indexed(region), durable, args.scan_seconds),
                 ("durable scan", lambda: durable_scanned(region), durable, args.scan_seconds),
+                ("durable no room", lambda: durable_indexed(region), no_room, args.scan_seconds),
+                (
+                    "durable scan no room",
+                    lambda: durable_scanned(region),
+                    no_room,
+                    args.scan_seconds,
+                ),
             ],
             args.runs,
         )
+        for variant in variants.values():
+            print(variant.line())
+        if args.stall_seconds > 0:
+            decide, release = durable_indexed(region)
+            askers = {
+                "no room (now)": lambda: durable_indexed(region)[0](no_room[0]),
+                "old no room": lambda: old_no_room(region, no_room[0]),
+            }
+            print_stall(decide, release, flavors, askers, args.stall_seconds)
         region.db.dispose()
-    for variant in variants.values():
-        print(variant.line())
     return variants
 
 
@@ -406,6 +450,7 @@ def summary(results: dict[int, dict[str, Variant]]) -> None:
                 ("index", "scan"),
                 ("index no room", "scan no room"),
                 ("durable", "durable scan"),
+                ("durable no room", "durable scan no room"),
             )
             if a in results[size]
         ]
@@ -415,7 +460,7 @@ def summary(results: dict[int, dict[str, Variant]]) -> None:
         print(f"growth of the cost per decision from {small:,} to {large:,} hosts")
         for name in results[small]:
             growth = results[small][name].rate() / results[large][name].rate()
-            print(f"  {name:<14} {growth:,.2f}x")
+            print(f"  {name:<20} {growth:,.2f}x")
 
 
 def main() -> None:
@@ -425,6 +470,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=5000)
     parser.add_argument("--durable-decisions", type=int, default=1000)
     parser.add_argument("--scan-seconds", type=float, default=3.0)
+    parser.add_argument("--stall-seconds", type=float, default=3.0)
     parser.add_argument("--no-durable", dest="durable", action="store_false")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})

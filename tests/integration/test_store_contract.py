@@ -16,7 +16,7 @@ from coldshift.domain.errors import (
     QuotaExceeded,
     ServerBusy,
 )
-from coldshift.domain.hosts import Host, HostChange, HostState
+from coldshift.domain.hosts import Host, HostChange, HostKind, HostState
 from coldshift.domain.lifecycle import (
     DISKS_COPIED,
     LOCK_FROZEN_DURING,
@@ -45,7 +45,7 @@ from coldshift.services.ports import (
     TaskGuard,
 )
 from coldshift.testing import FrozenClock, InMemoryJobStore, InMemoryRegionStore
-from coldshift.testing.factories import PROJECT, a_host, a_job, a_server
+from coldshift.testing.factories import AZ, PROJECT, a_host, a_job, a_server
 from tests.conftest import PG_URL, require_pg
 
 NODE0_SIX = NumaFit((0,), 6, 4096)
@@ -385,6 +385,53 @@ def test_a_host_update_changes_only_the_fields_given(stores: Stores) -> None:
     store.update_host("h1", HostChange(name="new"))
     host = store.get_host("h1")
     assert host is not None and (host.name, host.auto_placement) == ("new", "off")
+
+
+def _ids(hosts: list[Host]) -> list[str]:
+    return [h.id for h in hosts]
+
+
+def _exact_marks(stores: Stores) -> bool:
+    """False on PostgreSQL, whose marks also read again what transactions running at the
+    mark wrote, anywhere on the server (persistence/generations.py): more, never less."""
+    region = stores.region
+    return not isinstance(region, SqlRegionStore) or region._db.is_sqlite
+
+
+def test_pool_changes_are_the_pool_hosts_changed_since_a_mark(stores: Stores) -> None:
+    store, exact = stores.region, _exact_marks(stores)
+    pool = [a_host(h, kind=HostKind.POOL, allocated_at=1.0) for h in ("p3", "p1", "p2")]
+    elsewhere = a_host("q1", kind=HostKind.POOL, availability_zone="az-b")
+    store.add_hosts([*pool, elsewhere, a_host("deh")])
+    everything = store.pool_changes(AZ, None)
+    assert _ids(everything.hosts) == ["p1", "p2", "p3"]  # the store's order
+    nothing = store.pool_changes(AZ, everything.mark)
+    assert nothing.removed == [] and (nothing.hosts == [] or not exact)
+
+    assert store.claim("s1", Placement("p1", ONE_ON_NODE0))
+    assert store.claim("s2", Placement("p1", ONE_ON_NODE0))  # changed twice: read once
+    store.update_host("p2", HostChange(state=HostState.FAULT))
+    store.remove_hosts(["p3"])
+    store.update_host("deh", HostChange(state=HostState.FAULT))  # not in the pool
+    store.update_host("q1", HostChange(state=HostState.FAULT))  # another AZ
+    changed = store.pool_changes(AZ, everything.mark)
+
+    assert _ids(changed.hosts) == ["p1", "p2"] and changed.removed == ["p3"]
+    assert [(n.vcpus_free, n.memory_free) for n in changed.hosts[0].nodes] == [
+        (4, 8192),
+        (8, 16384),
+    ]
+    assert changed.hosts[1].state is HostState.FAULT
+    assert changed.mark >= everything.mark
+
+    store.release_claims("s1")
+    store.add_hosts([pool[0]])  # p3 again: no longer removed
+    again = store.pool_changes(AZ, changed.mark)
+    assert again.removed == []
+    if exact:
+        assert _ids(again.hosts) == ["p1", "p3"]
+    assert {"p1", "p3"} <= set(_ids(again.hosts))
+    assert _ids(store.pool_changes(None, None).hosts) == ["q1", "p1", "p2", "p3"]
 
 
 # ---- listings ------------------------------------------------------------------------------

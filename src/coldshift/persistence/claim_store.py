@@ -6,6 +6,7 @@ from sqlalchemy import Connection, delete, exists, select, update
 
 from coldshift.domain.hosts import ClaimRole, HostState, Placement
 from coldshift.domain.lifecycle import TaskChange
+from coldshift.persistence.generations import stamp_hosts_in, stamp_in
 from coldshift.persistence.group_store import give_up_group_places_in, take_group_place_in
 from coldshift.persistence.guards import change_task_in
 from coldshift.persistence.sql_store import SqlStore
@@ -101,7 +102,8 @@ class _ClaimLost(Exception):
 
 def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str) -> None:
     # Touching the host row first serialises this claim with a concurrent release of the host
-    # (which updates the same row), so that a released host never receives a claim.
+    # (which updates the same row), so that a released host never receives a claim; the touch
+    # is the host's new generation, which every process's pool index reads as "changed".
     held = conn.execute(
         update(hosts)
         .where(
@@ -109,7 +111,7 @@ def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str)
             hosts.c.state == HostState.AVAILABLE.value,
             hosts.c.draining_job.is_(None),  # a drained DeH takes no one (services/drain.py)
         )
-        .values(state=hosts.c.state)
+        .values(generation=stamp_in(conn))
     )
     if held.rowcount != 1 or not _take_nodes(conn, placement):
         raise _ClaimLost
@@ -160,6 +162,7 @@ def release_in(conn: Connection, server_id: str, role: str | None) -> list[str]:
     if role is not None:
         query = query.where(claims.c.role == role)
     rows = conn.execute(query.with_for_update()).all()
+    stamp_hosts_in(conn, (r.host_id for r in rows))  # host rows first, as a claim takes them
     for row in rows:
         conn.execute(
             update(numa_nodes)

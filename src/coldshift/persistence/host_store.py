@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from coldshift.domain.errors import HostInUse, MachineTaken
 from coldshift.domain.hosts import Host, HostChange, HostState
 from coldshift.domain.quotas import QuotaGuard
+from coldshift.persistence.generations import stamp_in
 from coldshift.persistence.guards import check_quota_in
 from coldshift.persistence.rows import host_to_values
 from coldshift.persistence.sql_store import SqlStore
-from coldshift.persistence.tables import claims, hosts, numa_nodes, servers
+from coldshift.persistence.tables import claims, host_removals, hosts, numa_nodes, servers
 
 
 class SqlHostStore(SqlStore):
@@ -39,6 +40,7 @@ class SqlHostStore(SqlStore):
         if not host_ids:
             return
         with self._db.write() as conn:
+            _leave_removals_in(conn, host_ids)
             conn.execute(delete(numa_nodes).where(numa_nodes.c.host_id.in_(list(host_ids))))
             conn.execute(delete(hosts).where(hosts.c.id.in_(list(host_ids))))
 
@@ -56,7 +58,8 @@ class SqlHostStore(SqlStore):
         if not values:
             return
         with self._db.write() as conn:
-            conn.execute(update(hosts).where(hosts.c.id == host_id).values(**values))
+            changed = update(hosts).where(hosts.c.id == host_id).values(**values)
+            conn.execute(changed.values(generation=stamp_in(conn)))
 
     def release_host(self, host_id: str) -> None:
         """Release a DeH unless a server is on it or a claim (e.g. a migration) holds it."""
@@ -67,7 +70,12 @@ class SqlHostStore(SqlStore):
                 update(hosts)
                 .where(hosts.c.id == host_id)
                 # its machine, if any, is free for the next allocation
-                .values(state=HostState.RELEASED.value, released_at=self._clock(), machine=None)
+                .values(
+                    state=HostState.RELEASED.value,
+                    released_at=self._clock(),
+                    machine=None,
+                    generation=stamp_in(conn),
+                )
             )
             busy = conn.execute(
                 select(
@@ -83,7 +91,11 @@ class SqlHostStore(SqlStore):
 def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:
     if not new_hosts:
         return
-    conn.execute(hosts.insert(), [host_to_values(h) for h in new_hosts])
+    # The rows before their tombstones go: the largest generation never goes down (generations)
+    stamped = hosts.insert().values(generation=stamp_in(conn))
+    conn.execute(stamped, [host_to_values(h) for h in new_hosts])
+    ids = [h.id for h in new_hosts]
+    conn.execute(delete(host_removals).where(host_removals.c.host_id.in_(ids)))
     conn.execute(
         numa_nodes.insert(),
         [
@@ -98,4 +110,21 @@ def _insert_hosts(conn: Connection, new_hosts: Sequence[Host]) -> None:
             for h in new_hosts
             for n in h.nodes
         ],
+    )
+
+
+def _leave_removals_in(conn: Connection, host_ids: Sequence[str]) -> None:
+    """Record the removal of these hosts, stamped, for the indexes of every process."""
+    gone = conn.execute(
+        select(hosts.c.id, hosts.c.kind, hosts.c.availability_zone).where(
+            hosts.c.id.in_(list(host_ids))
+        )
+    ).all()
+    if not gone:
+        return
+    # (A recorded host has no tombstone: adding it deleted that. The caller deletes the rows
+    # after this, so the largest generation never goes down.)
+    conn.execute(
+        host_removals.insert().values(generation=stamp_in(conn)),
+        [dict(host_id=r.id, kind=r.kind, availability_zone=r.availability_zone) for r in gone],
     )

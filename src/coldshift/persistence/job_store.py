@@ -20,6 +20,7 @@ from sqlalchemy import (
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
+from coldshift.persistence.generations import stamp_in
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.leases import Taking, lease_free, take_prepared, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
@@ -288,7 +289,11 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
         .values(**values)
     )
     # a DeH fenced by this job (a drain) takes servers again, in the transaction ending it
-    conn.execute(update(hosts).where(hosts.c.draining_job == parent_id).values(draining_job=None))
+    conn.execute(
+        update(hosts)
+        .where(hosts.c.draining_job == parent_id)
+        .values(draining_job=None, generation=stamp_in(conn))
+    )
 
 
 def _release_held_child(conn: Connection, parent_id: str) -> None:

@@ -24,13 +24,21 @@ from coldshift.domain.hosts import ClaimRole, Host, HostKind, NumaNode
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import Job, JobStatus
 from coldshift.persistence.claim_store import SqlClaimStore
+from coldshift.persistence.generations import mark_in
 from coldshift.persistence.group_store import SqlGroupStore
 from coldshift.persistence.host_store import SqlHostStore
 from coldshift.persistence.job_store import job_from_row, load_job_tree
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
 from coldshift.persistence.server_store import SqlServerStore
-from coldshift.persistence.tables import claims, hosts, jobs, numa_nodes, servers
-from coldshift.services.ports import JobColumns, JobPage, NodeShare, ServerColumns, ServerPage
+from coldshift.persistence.tables import claims, host_removals, hosts, jobs, numa_nodes, servers
+from coldshift.services.ports import (
+    JobColumns,
+    JobPage,
+    NodeShare,
+    PoolChanges,
+    ServerColumns,
+    ServerPage,
+)
 
 _OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
@@ -46,6 +54,7 @@ _HOST_WITH_NODES = (
     .where(hosts.c.id == bindparam("host_id"))
     .order_by(numa_nodes.c.node_index)
 )
+_POOL = HostKind.POOL.value
 
 
 class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore):
@@ -119,6 +128,37 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore)
             return None
         nodes = tuple(node_from_row(r) for r in rows if r.node_index is not None)
         return host_from_row(rows[0], nodes)
+
+    def pool_changes(self, availability_zone: str | None, since: int | None) -> PoolChanges:
+        """One read transaction: the mark first, then the removals, the hosts and their
+        nodes (persistence/generations.py says why nothing is missed; on PostgreSQL each
+        statement sees a state after the mark, and what changed between them is read again
+        next time)."""
+        where = [hosts.c.kind == _POOL]
+        gone = [host_removals.c.kind == _POOL, host_removals.c.generation >= (since or 0)]
+        if since is not None:
+            # By ix_hosts_generation alone: the AZ is filtered below, since with it here
+            # SQLite would read the AZ by ix_hosts_az_type, every host of it
+            where.append(hosts.c.generation >= since)
+        elif availability_zone is not None:
+            where.append(hosts.c.availability_zone == availability_zone)
+        host_query = select(hosts).where(*where)
+        removals = select(host_removals.c.host_id, host_removals.c.availability_zone)
+        with self._db.read() as conn:
+            mark = mark_in(conn)
+            gone_rows = conn.execute(removals.where(*gone)).all() if since is not None else []
+            host_rows = conn.execute(
+                host_query.order_by(hosts.c.allocated_at, hosts.c.name, hosts.c.id)
+            ).all()
+            if since is None:  # every node in key order, rather than a list of every host
+                nodes = _nodes_of_pool(conn, where)
+            else:  # by the few hosts' ids: a join could scan every node
+                nodes = _nodes_by_host(conn, [r.id for r in host_rows])
+        found = [host_from_row(r, nodes.get(r.id, ())) for r in host_rows]
+        if availability_zone is not None:
+            found = [h for h in found if h.availability_zone == availability_zone]
+            gone_rows = [r for r in gone_rows if r.availability_zone == availability_zone]
+        return PoolChanges(found, [r.host_id for r in gone_rows], mark)
 
     def list_hosts(
         self,
@@ -266,6 +306,21 @@ def _count(conn: Connection, matching: list[ColumnElement[bool]]) -> int:
         select(func.count()).select_from(servers).where(*matching)
     ).scalar_one()
     return count
+
+
+def _nodes_of_pool(
+    conn: Connection, where: list[ColumnElement[bool]]
+) -> dict[str, tuple[NumaNode, ...]]:
+    query = (
+        select(numa_nodes)
+        .join(hosts, hosts.c.id == numa_nodes.c.host_id)
+        .where(*where)
+        .order_by(numa_nodes.c.host_id, numa_nodes.c.node_index)
+    )
+    result: dict[str, list[NumaNode]] = defaultdict(list)
+    for row in conn.execute(query):
+        result[row.host_id].append(node_from_row(row))
+    return {k: tuple(v) for k, v in result.items()}
 
 
 def _nodes_by_host(conn: Connection, host_ids: list[str]) -> dict[str, tuple[NumaNode, ...]]:

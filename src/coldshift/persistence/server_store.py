@@ -13,6 +13,7 @@ from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
 from coldshift.jobs.model import NewJob
 from coldshift.persistence.claim_store import release_in
+from coldshift.persistence.generations import stamp_in
 from coldshift.persistence.group_store import join_new_servers_in, leave_group_in
 from coldshift.persistence.guards import change_task_in, check_quota_in, start_task_in
 from coldshift.persistence.job_signals import announce
@@ -125,7 +126,7 @@ def _fence_in(conn: Connection, fence: HostFence) -> None:
     result = conn.execute(
         update(hosts)
         .where(hosts.c.id == fence.host_id, hosts.c.draining_job.is_(None))
-        .values(draining_job=fence.job_id)
+        .values(draining_job=fence.job_id, generation=stamp_in(conn))
     )
     if result.rowcount != 1:
         raise HostDraining(fence.host_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -48,8 +49,25 @@ hosts = Table(
     # the drain job (its parent) that fences this DeH: no claim lands on it until that job
     # ends, which clears this in the transaction that ends it (job_store._settle_parent)
     Column("draining_job", String(64), nullable=True),
+    # when the row or its NUMA nodes last changed (persistence/generations.py): every write of
+    # either sets it, so a process's capacity index re-reads only the hosts changed since its
+    # last read (services/pool_capacity.py), by a range of ix_hosts_generation
+    Column("generation", BigInteger, nullable=False, server_default="0"),
     Index("ix_hosts_project_kind", "project_id", "kind"),
     Index("ix_hosts_az_type", "availability_zone", "host_type"),
+    Index("ix_hosts_generation", "generation"),
+)
+
+# A removed host leaves its id here, stamped as a change of the host would be, so that the
+# indexes of every process drop it (persistence/generations.py); adding the id again deletes it.
+host_removals = Table(
+    "host_removals",
+    metadata,
+    Column("host_id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("availability_zone", String(64), nullable=False),
+    Column("generation", BigInteger, nullable=False),
+    Index("ix_host_removals_generation", "generation"),
 )
 
 numa_nodes = Table(

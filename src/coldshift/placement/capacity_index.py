@@ -5,11 +5,16 @@ index keeps, for every request shape asked so far (vCPUs and MiB per node, numbe
 the hosts that fit that shape in the strategy's order. The best host for a request is then the
 first of its shape's list, and changing one host costs O(shapes · log n). Guests come in a few
 flavors, so there are few shapes.
+
+When nothing fits, the closest host (``closest_rejection``: the largest free node, by vCPUs
+then memory, the first in the hosts' order on a tie) does not depend on the request: the index
+keeps every host in that order too, and the most free vCPUs of any host (``no_room_reason``),
+so "no room" with its numbers costs O(1) as well, not a scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from sortedcontainers import SortedList
@@ -20,9 +25,14 @@ from coldshift.placement.types import HostView, NumaFit, NumaRequest, Placement,
 
 #: (vCPUs per node, MiB per node, nodes): requests of one shape fit exactly the same hosts
 Shape = tuple[int, int, int]
-#: (the strategy's order key, insertion number, host id): the insertion number breaks a tie of
-#: keys as choose_host's stable sort does, by the order in which the hosts were given
-_Entry = tuple[tuple[float, int, str], int, str]
+#: where a host comes among equal ones: the order the caller's hosts come in (choose_host's
+#: stable sort keeps it). The caller's own (the store's: allocated at, name, id), or by
+#: default the order in which the hosts were first put: (that number, "", "")
+Rank = tuple[float, str, str]
+#: (the strategy's order key, rank, host id)
+_Entry = tuple[tuple[float, int, str], Rank, str]
+#: (minus the largest free node's vCPUs, minus its MiB, rank, host id): the closest host first
+_Nearest = tuple[int, int, Rank, str]
 
 
 class CapacityIndex:
@@ -34,6 +44,8 @@ class CapacityIndex:
         self._hosts: dict[str, HostView] = {}
         self._entries: dict[str, _Entry] = {}
         self._fitting: dict[Shape, SortedList[_Entry]] = {}
+        self._nearest: SortedList[_Nearest] = SortedList()
+        self._vcpus_free: SortedList[int] = SortedList()
         self._inserted = 0
         for host in hosts:
             self.put(host)
@@ -51,28 +63,34 @@ class CapacityIndex:
         """Every host, in the order they were first put."""
         return list(self._hosts.values())
 
-    def put(self, host: HostView) -> None:
-        """Add ``host``, or replace the host of the same id with these node capacities."""
+    def rank(self, host_id: str) -> Rank:
+        return self._entries[host_id][1]
+
+    def put(self, host: HostView, rank: Rank | None = None) -> None:
+        """Add ``host``, or replace the host of the same id with these node capacities; at
+        ``rank`` among equal hosts (None: a host already here keeps its own, a new one comes
+        after every host put so far)."""
         old = self._hosts.get(host.host_id)
+        if old is not None:
+            self._drop(old)
         old_entry = self._entries.get(host.host_id)
-        seq = old_entry[1] if old_entry is not None else self._next_seq()
-        entry = (order_key(host, self.strategy), seq, host.host_id)
+        if rank is None:
+            rank = old_entry[1] if old_entry is not None else (self._next_seq(), "", "")
+        entry = (order_key(host, self.strategy), rank, host.host_id)
         for shape, fitting in self._fitting.items():
-            if old is not None and old_entry is not None and _fits(shape, old):
-                fitting.remove(old_entry)
             if _fits(shape, host):
                 fitting.add(entry)
+        self._nearest.add(_nearest(host, rank))
+        self._vcpus_free.add(host.vcpus_free)
         self._hosts[host.host_id] = host
         self._entries[host.host_id] = entry
 
     def remove(self, host_id: str) -> None:
-        old = self._hosts.pop(host_id, None)
-        entry = self._entries.pop(host_id, None)
-        if old is None or entry is None:
-            return
-        for shape, fitting in self._fitting.items():
-            if _fits(shape, old):
-                fitting.remove(entry)
+        old = self._hosts.get(host_id)
+        if old is not None:
+            self._drop(old)
+            del self._hosts[host_id]
+            del self._entries[host_id]
 
     def best(
         self, request: NumaRequest, skip: frozenset[str] = frozenset()
@@ -82,12 +100,31 @@ class CapacityIndex:
         fitting = self._fitting_for(_shape(request))
         first = next((e for e in islice(fitting, len(skip) + 1) if e[2] not in skip), None)
         if first is None:
-            others = (h for h in self._hosts.values() if h.host_id not in skip)
-            return closest_rejection(request, others)
+            # Every host that fits is skipped: the others fit not, and the nearest is closest.
+            nearest = self.nearest(skip)
+            return closest_rejection(request, [nearest] if nearest is not None else [])
         host = self._hosts[first[2]]
         fit = fit_numa(request, host.nodes)
         assert isinstance(fit, NumaFit), "a shape's list holds only hosts that fit it"
         return Placement(host.host_id, fit)
+
+    def nearest(self, skip: frozenset[str] = frozenset()) -> HostView | None:
+        """The host with the largest free NUMA node (vCPUs, then MiB), the first by rank on a
+        tie, but those in ``skip``: the host ``closest_rejection`` names when none fits."""
+        found = next((n for n in islice(self._nearest, len(skip) + 1) if n[3] not in skip), None)
+        return self._hosts[found[3]] if found is not None else None
+
+    def most_free_vcpus(self) -> int:
+        """The most free vCPUs of any host (0 when there is none)."""
+        return self._vcpus_free[-1] if self._vcpus_free else 0
+
+    def _drop(self, old: HostView) -> None:
+        entry = self._entries[old.host_id]
+        for shape, fitting in self._fitting.items():
+            if _fits(shape, old):
+                fitting.remove(entry)
+        self._nearest.remove(_nearest(old, entry[1]))
+        self._vcpus_free.remove(old.vcpus_free)
 
     def _fitting_for(self, shape: Shape) -> SortedList[_Entry]:
         fitting = self._fitting.get(shape)
@@ -102,6 +139,29 @@ class CapacityIndex:
     def _next_seq(self) -> int:
         self._inserted += 1
         return self._inserted
+
+
+def closest_in(request: NumaRequest, indexes: Sequence[CapacityIndex]) -> Rejection | None:
+    """``closest_rejection`` over every host of ``indexes`` when none fits, their ranks
+    ordering them (the ranks must be comparable across them: the store's); None when they
+    hold no host. Looks at one host per index."""
+    nearest = [
+        _nearest(host, index.rank(host.host_id))
+        for index in indexes
+        if (host := index.nearest()) is not None
+    ]
+    if not nearest:
+        return None
+    host_id = min(nearest)[3]
+    host = next(index.host(host_id) for index in indexes if host_id in index)
+    return closest_rejection(request, [host])
+
+
+def _nearest(host: HostView, rank: Rank) -> _Nearest:
+    largest = max(host.nodes, key=lambda n: (n.vcpus_free, n.memory_free), default=None)
+    if largest is None:
+        return (0, 0, rank, host.host_id)
+    return (-largest.vcpus_free, -largest.memory_free, rank, host.host_id)
 
 
 def _shape(request: NumaRequest) -> Shape:

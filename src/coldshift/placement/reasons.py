@@ -36,12 +36,24 @@ def no_room_reason(
 ) -> NoRoom:
     """The closest host's numbers and the most free vCPUs of any host; ``scope`` names the
     candidates (default: how many there were)."""
-    if not hosts:
+    most_free = max((h.vcpus_free for h in hosts), default=0)
+    return no_room_counted(rejection, flavor_id, len(hosts), most_free, scope)
+
+
+def no_room_counted(
+    rejection: Rejection,
+    flavor_id: str,
+    candidates: int,
+    most_free_vcpus: int,
+    scope: str | None = None,
+) -> NoRoom:
+    """``no_room_reason`` from the count of candidate hosts and their most free vCPUs (what
+    a capacity index keeps), without the hosts."""
+    if not candidates:
         return NoRoom(f"no host can take flavor {flavor_id}", NO_HOST)
-    most_free = max(h.vcpus_free for h in hosts)
     return NoRoom(
-        f"{scope or f'{len(hosts)} candidate hosts'}: flavor {flavor_id} does not fit "
-        f"({rejection.describe()}; most free vCPUs on one host: {most_free})",
+        f"{scope or f'{candidates} candidate hosts'}: flavor {flavor_id} does not fit "
+        f"({rejection.describe()}; most free vCPUs on one host: {most_free_vcpus})",
         rejection_cause(rejection),
     )
 

@@ -111,6 +111,20 @@ class NodeShare:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class PoolChanges:
+    """Public pool hosts as ``HostReads.pool_changes`` read them: those changed since a mark,
+    or all of them."""
+
+    #: the pool hosts (in any state) changed since the mark, or every one, in the store's order
+    hosts: list[Host]
+    #: the ids of the pool hosts removed since the mark (none on a read of every host)
+    removed: list[str]
+    #: what to pass as ``since`` next time: every change committed after this read began
+    #: is at or after it
+    mark: int
+
+
 class DuplicateSubmission(Exception):
     """Another request recorded the same client token first."""
 
@@ -138,6 +152,17 @@ class HostReads(Protocol):
 
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
         """``servers_on_host``'s ids for each of ``host_ids`` that lists any."""
+        ...
+
+
+class PoolReads(HostReads, Protocol):
+    """The reads of the public pool's capacity index (services/pool_capacity.py)."""
+
+    def pool_changes(self, availability_zone: str | None, since: int | None) -> PoolChanges:
+        """The AZ's (None: every AZ's) public pool hosts changed or removed at or after the
+        mark ``since`` (an earlier answer's ``mark``; None: every host). Another process's
+        changes count too: nothing committed after the mark was taken is missed (a host
+        changed twice is read once, as it is now)."""
         ...
 
 
@@ -333,7 +358,7 @@ class ClaimStore(Protocol):
         ...
 
 
-class PlacementStore(HostReads, ClaimStore, Protocol):
+class PlacementStore(PoolReads, ClaimStore, Protocol):
     """What a claim reads and writes: the hosts, and the claims on them."""
 
     def group_rule(self, server_id: str) -> GroupRule | None: ...
@@ -343,7 +368,7 @@ class PoolInventory(HostReads, HostStore, Protocol):
     """What reconciling the public pool with the catalog reads and writes."""
 
 
-class RegionStore(RegionReads, ServerStore, HostStore, ClaimStore, GroupStore, Protocol):
+class RegionStore(RegionReads, PoolReads, ServerStore, HostStore, ClaimStore, GroupStore, Protocol):
     """Every port at once: what the composition root builds and ``Region.store`` holds."""
 
 

@@ -38,6 +38,7 @@ from coldshift.services.ports import (
     JobColumns,
     JobPage,
     NodeShare,
+    PoolChanges,
     ServerColumns,
     ServerPage,
     TaskGuard,
@@ -75,6 +76,10 @@ class InMemoryRegionStore(InMemoryGroups):
         self._hosts: dict[str, Host] = {}
         self._claims: list[_Claim] = []
         self._tokens: dict[tuple[str, str], tuple[ClientToken, float]] = {}
+        # Generations, as the SQL store's: the last stamp, each host's, the removals (stamped).
+        self._generation = 0
+        self._changed_at: dict[str, int] = {}
+        self._removals: dict[str, tuple[Host, int]] = {}
         self._init_groups()
 
     # ---- reads -------------------------------------------------------------------------
@@ -147,6 +152,27 @@ class InMemoryRegionStore(InMemoryGroups):
                 and (host_ids is None or h.id in host_ids)
             ]
         return sorted(found, key=lambda h: (h.allocated_at, h.name, h.id))
+
+    def pool_changes(self, availability_zone: str | None, since: int | None) -> PoolChanges:
+        def wanted(host: Host) -> bool:
+            return host.kind is HostKind.POOL and availability_zone in (
+                None,
+                host.availability_zone,
+            )
+
+        with self._lock:
+            first = 0 if since is None else since
+            changed = [
+                h for h in self._hosts.values() if wanted(h) and self._changed_at[h.id] >= first
+            ]
+            removed = [
+                host_id
+                for host_id, (host, at) in self._removals.items()
+                if since is not None and wanted(host) and at >= since
+            ]
+            mark = self._generation + 1
+        changed.sort(key=lambda h: (h.allocated_at, h.name, h.id))
+        return PoolChanges(changed, removed, mark)
 
     def instance_ids_by_host(self, host_ids: Iterable[str]) -> dict[str, list[str]]:
         with self._lock:
@@ -227,7 +253,7 @@ class InMemoryRegionStore(InMemoryGroups):
             servers.update((s.id, s) for s in new_servers)
             self._servers = servers
             if fence is not None and fenced is not None:
-                self._hosts[fenced.id] = replace(fenced, draining_job=fence.job_id)
+                self._set_host(replace(fenced, draining_job=fence.job_id))
             if group is not None:
                 self._joined_new(group.group_id, new_ids)
             if client_token is not None:
@@ -280,7 +306,9 @@ class InMemoryRegionStore(InMemoryGroups):
             machines = [h.machine for h in new_hosts if h.machine]
             if len(set(machines)) < len(machines) or in_use.intersection(machines):
                 raise MachineTaken(machines)
-            self._hosts.update((h.id, h) for h in new_hosts)
+            for host in new_hosts:
+                self._removals.pop(host.id, None)
+                self._set_host(host)
 
     def machines_in_use(self) -> set[str]:
         with self._lock:
@@ -289,14 +317,16 @@ class InMemoryRegionStore(InMemoryGroups):
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
         with self._lock:
             for host_id in host_ids:
-                self._hosts.pop(host_id, None)
+                host = self._hosts.pop(host_id, None)
+                if host is not None:
+                    self._removals[host_id] = (host, self._next_generation())
 
     def update_host(self, host_id: str, change: HostChange) -> None:
         with self._lock:
             host = self._hosts.get(host_id)
             if host is None:
                 return
-            self._hosts[host_id] = replace(
+            changed = replace(
                 host,
                 name=host.name if change.name is None else change.name,
                 auto_placement=(
@@ -304,6 +334,7 @@ class InMemoryRegionStore(InMemoryGroups):
                 ),
                 state=host.state if change.state is None else change.state,
             )
+            self._set_host(changed)
 
     def release_host(self, host_id: str) -> None:
         with self._lock:
@@ -317,7 +348,7 @@ class InMemoryRegionStore(InMemoryGroups):
                 released = replace(
                     host, state=HostState.RELEASED, released_at=self._clock(), machine=None
                 )
-                self._hosts[host_id] = released
+                self._set_host(released)
 
     # ---- claims ------------------------------------------------------------------------
 
@@ -338,7 +369,7 @@ class InMemoryRegionStore(InMemoryGroups):
             if nodes is None or not self._place_free(server_id, host.id):
                 return False
             changed = self._changed(server_id, then) if then is not None else None
-            self._hosts[host.id] = replace(host, nodes=nodes)
+            self._set_host(replace(host, nodes=nodes))
             self._claims.extend(_claims_of(server_id, placement, role))
             self._take_place(server_id, host.id)
             if changed is not None:
@@ -395,6 +426,15 @@ class InMemoryRegionStore(InMemoryGroups):
         return freed
 
     # ---- inside the lock ---------------------------------------------------------------
+
+    def _next_generation(self) -> int:
+        self._generation += 1
+        return self._generation
+
+    def _set_host(self, host: Host) -> None:
+        """Record ``host`` as it is now, stamped as changed."""
+        self._hosts[host.id] = host
+        self._changed_at[host.id] = self._next_generation()
 
     def _used(self, quota: QuotaGuard) -> int:
         if quota.resource is Resource.INSTANCES:
@@ -453,7 +493,7 @@ class InMemoryRegionStore(InMemoryGroups):
         for claim in gone:
             host = self._hosts.get(claim.host_id)
             if host is not None:
-                self._hosts[host.id] = replace(host, nodes=_given_back(host.nodes, claim))
+                self._set_host(replace(host, nodes=_given_back(host.nodes, claim)))
         return sorted({c.host_id for c in gone})
 
     def _in_use(self, host_id: str) -> bool:

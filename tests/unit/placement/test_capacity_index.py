@@ -15,10 +15,16 @@ from coldshift.placement import (
     NumaFit,
     NumaRequest,
     Placement,
+    Rank,
     Rejection,
     Strategy,
     choose_host,
+    closest_in,
+    closest_rejection,
+    fit_numa,
     given_back,
+    no_room_counted,
+    no_room_reason,
     taken,
 )
 
@@ -195,3 +201,117 @@ def test_best_skips_the_hosts_asked_and_answers_the_next_in_order() -> None:
     skipped = index.best(request, frozenset({"a", "b"}))
     assert isinstance(skipped, Placement) and skipped.host_id == "c"
     assert isinstance(index.best(request, frozenset({"a", "b", "c"})), Rejection)
+
+
+# --- "no room": the closest host from the index, as the scan finds it --------------------
+
+
+@dataclass(frozen=True)
+class PutRanked:
+    host: HostView
+    host_type: int  # which of two indexes (an AZ's host types)
+    allocated_at: float
+
+
+RANKED_OPS = st.lists(
+    st.one_of(
+        st.builds(PutRanked, host_views(), st.integers(0, 1), st.sampled_from([0.0, 1.0])),
+        st.builds(Remove, st.sampled_from(HOST_IDS)),
+    ),
+    max_size=40,
+)
+#: mostly too big for the hosts' nodes (4 or 8 vCPUs, 16 or 32 MiB): nothing fits, often
+BIG_REQUESTS = st.builds(
+    lambda nodes, vcpus, memory: NumaRequest(vcpus * nodes, memory * nodes, nodes),
+    st.integers(1, 3),
+    st.integers(3, 9),
+    st.integers(8, 33),
+)
+
+
+def scan_closest_host(request: NumaRequest, hosts: list[HostView]) -> HostView | None:
+    """The host whose rejection ``closest_rejection`` returns (the reference: a scan)."""
+    rejections = [(h, fit_numa(request, h.nodes)) for h in hosts]
+    named = [(h, r) for h, r in rejections if isinstance(r, Rejection)]
+    if not named:
+        return None
+    top = max((r.largest_free_vcpus, r.largest_free_memory) for _, r in named)
+    return next(h for h, r in named if (r.largest_free_vcpus, r.largest_free_memory) == top)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=RANKED_OPS, final=st.lists(BIG_REQUESTS, min_size=1, max_size=5))
+def test_no_room_from_the_indexes_is_the_scans_answer_in_the_stores_order(
+    ops: list[PutRanked | Remove], final: list[NumaRequest]
+) -> None:
+    """closest_in and no_room_counted over two indexes ranked by the store's order give what
+    closest_rejection and no_room_reason give over every host in that order (when none fits):
+    the same closest host, so the same numbers and the same tie-break."""
+    indexes = [CapacityIndex(Strategy.SPREAD), CapacityIndex(Strategy.SPREAD)]
+    held: dict[str, tuple[HostView, int, Rank]] = {}
+    for op in ops:
+        if isinstance(op, PutRanked):
+            rank = (op.allocated_at, op.host.name, op.host.host_id)
+            if op.host.host_id in held:
+                indexes[held[op.host.host_id][1]].remove(op.host.host_id)
+            indexes[op.host_type].put(op.host, rank)
+            held[op.host.host_id] = (op.host, op.host_type, rank)
+        else:
+            indexes[held.pop(op.host_id, (None, 0))[1]].remove(op.host_id)
+    in_order = [h for h, _, _ in sorted(held.values(), key=lambda held: held[2])]
+    for request in final:
+        if isinstance(choose_host(request, in_order, Strategy.SPREAD), list):
+            continue  # something fits: not the no-room path
+        expected = closest_rejection(request, in_order)
+        closest = closest_in(request, indexes)
+        count = sum(len(i) for i in indexes)
+        most_free = max(i.most_free_vcpus() for i in indexes)
+        assert closest == (expected if in_order else None)
+        assert no_room_counted(closest or expected, "f", count, most_free) == no_room_reason(
+            expected, "f", in_order
+        )
+        for i, index in enumerate(indexes):
+            mine = [h for h in in_order if held[h.host_id][1] == i]
+            assert index.nearest() == scan_closest_host(request, mine)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(operations, max_size=40),
+    request=requests,
+    skipped=st.frozensets(st.sampled_from(HOST_IDS)),
+)
+def test_best_rejects_with_the_closest_host_not_skipped(
+    ops: list[Put | Remove | Decide], request: NumaRequest, skipped: frozenset[str]
+) -> None:
+    index = CapacityIndex(Strategy.PACK)
+    hosts: dict[str, HostView] = {}
+    for op in ops:
+        if isinstance(op, Put):
+            index.put(op.host)
+            hosts[op.host.host_id] = op.host
+        elif isinstance(op, Remove):
+            index.remove(op.host_id)
+            hosts.pop(op.host_id, None)
+    fitting = {h for h, v in hosts.items() if isinstance(fit_numa(request, v.nodes), NumaFit)}
+    skip = skipped | fitting  # every host that fits is closed: the answer is a rejection
+    others = [h for h in hosts.values() if h.host_id not in skip]
+
+    assert index.best(request, skip) == closest_rejection(request, others)
+    assert index.nearest(skip) == scan_closest_host(request, others)
+
+
+def test_equally_close_hosts_of_two_indexes_go_by_the_stores_order_not_by_id() -> None:
+    # Both have a largest free node of 4 vCPUs; the first in the store's order has two such
+    # nodes, and a 3-node request tells them apart by "nodes with room".
+    first = host("h2", 4, 4, 0, name="b")
+    second = host("h1", 4, 0, 0, name="a")
+    indexes = [CapacityIndex(Strategy.SPREAD), CapacityIndex(Strategy.SPREAD)]
+    indexes[0].put(second, (1.0, "a", "h1"))
+    indexes[1].put(first, (0.0, "b", "h2"))
+    request = NumaRequest(9, 24, 3)
+
+    closest = closest_in(request, indexes)
+
+    assert closest == closest_rejection(request, [first, second])
+    assert closest is not None and closest.nodes_with_room == 2

@@ -4,6 +4,7 @@ was asked (its answers to real data are covered by the e2e and integration suite
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import pytest
 
@@ -25,6 +26,9 @@ class StubReads:
         self.servers = {s.id: s for s in servers}
         self.hosts = {h.id: h for h in hosts}
         self.calls: list[tuple[str, object]] = []
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None:
         self.calls.append(("get_server", server_id))
