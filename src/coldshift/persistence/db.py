@@ -86,11 +86,16 @@ class Database:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Every read() of this thread inside it joins one read transaction."""
+        """Every read() of this thread inside it joins one read transaction, which sees one
+        state of the database: SQLite's read transaction holds its snapshot from its first
+        read; PostgreSQL's default (read committed) would not, so it asks for repeatable read."""
         if getattr(self._open_read, "conn", None) is not None:
             yield
             return
-        with self.engine.connect() as conn, conn.begin():
+        connection = self.engine.connect()
+        if not self.is_sqlite:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection as conn, conn.begin():
             self._open_read.conn = conn
             try:
                 yield
