@@ -89,8 +89,9 @@ def test_room_freed_by_another_engine_is_read_alone_before_no_room(
     assert placed[2] in [h.id for h in read.hosts] and read.removed == []
     if db.is_sqlite:
         assert [h.id for h in read.hosts] == [placed[2]]
-    else:  # what transactions running at the last mark (anywhere on the server) wrote is read again
-        assert {h.id for h in read.hosts} <= set(placed)
+    # On PostgreSQL what transactions running at the last mark wrote is read again, and the
+    # mark is the oldest transaction running anywhere on the server: another test's database
+    # (pytest -n) can hold it back to before this test's hosts were made, so no bound holds.
 
 
 def test_hosts_faulted_removed_or_changed_twice_elsewhere_are_as_the_database_holds_them(
@@ -144,7 +145,10 @@ def test_a_change_stamped_before_the_mark_and_committed_after_it_is_read(
     finally:
         later.dispose()
 
-    assert h0 not in [h.id for h in middle.hosts]  # not committed yet
+    # not committed yet, so not read as changed (on PostgreSQL the row itself may be read
+    # again, unchanged: the mark is the oldest running transaction of the whole server, which
+    # another test's database can hold back)
+    assert (h0, HostState.FAULT) not in [(h.id, h.state) for h in middle.hosts]
     if not db.is_sqlite:
         assert h1 in [h.id for h in middle.hosts]
         with db.read() as conn:

@@ -41,6 +41,7 @@ from sqlalchemy import (
     Connection,
     Select,
     Text,
+    bindparam,
     cast,
     func,
     literal,
@@ -49,6 +50,7 @@ from sqlalchemy import (
     update,
 )
 
+from coldshift.persistence.prepared import Prepared
 from coldshift.persistence.tables import host_removals, hosts
 
 
@@ -88,9 +90,21 @@ _ONE_ABOVE_LARGEST = _largest().scalar_subquery() + 1
 _LARGEST_PLUS_ONE = select(_ONE_ABOVE_LARGEST)
 
 
+#: the stamp expression of each dialect, for statements prepared once (persistence.prepared)
+STAMPS = {"postgresql": _XACT_ID, "sqlite": _ONE_ABOVE_LARGEST}
+
+_STAMP_HOST = {
+    dialect: Prepared(
+        update(hosts).where(hosts.c.id == bindparam("host_id")).values(generation=stamp)
+    )
+    for dialect, stamp in STAMPS.items()
+}
+
+
 def stamp_hosts_in(conn: Connection, host_ids: Iterable[str]) -> None:
     """Stamp these hosts as changed by this transaction, one row at a time in id order: two
     transactions stamping the same hosts lock them in the same order (no deadlock), and
     before their NUMA nodes, as a claim does (claim_store)."""
+    stamp_host = _STAMP_HOST[conn.dialect.name]
     for host_id in sorted(set(host_ids)):
-        conn.execute(update(hosts).where(hosts.c.id == host_id).values(generation=stamp_in(conn)))
+        stamp_host.execute(conn, {"host_id": host_id})

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from coldshift.domain.errors import (
     GroupFull,
@@ -22,7 +24,7 @@ from coldshift.domain.errors import (
 )
 from coldshift.domain.groups import GroupRule, ServerGroup, hosts_taken
 from coldshift.domain.servers import VmState
-from coldshift.persistence.db import insert_or_skip
+from coldshift.persistence.prepared import Prepared
 from coldshift.persistence.sql_store import SqlStore
 from coldshift.persistence.tables import (
     claims,
@@ -106,11 +108,7 @@ class SqlGroupStore(SqlStore):
             group_id = _group_of(conn, server_id)
             if group_id is None:
                 return None
-            rows = conn.execute(
-                select(group_hosts.c.server_id, group_hosts.c.host_id).where(
-                    group_hosts.c.group_id == group_id
-                )
-            ).all()
+            rows = _PLACES_OF_GROUP.execute(conn, {"group_id": group_id}).rows
         return GroupRule(group_id, hosts_taken([(r.server_id, r.host_id) for r in rows], server_id))
 
 
@@ -136,27 +134,16 @@ def take_group_place_in(conn: Connection, server_id: str, host_id: str) -> bool:
     if group_id is None:
         return True
     values = dict(group_id=group_id, host_id=host_id, server_id=server_id)
-    if insert_or_skip(conn, group_hosts, values):
+    if _TAKE_PLACE[conn.dialect.name].execute(conn, values).rowcount == 1:
         return True
-    holder = conn.execute(
-        select(group_hosts.c.server_id).where(
-            group_hosts.c.group_id == group_id, group_hosts.c.host_id == host_id
-        )
-    ).scalar()
-    return holder == server_id
+    return _PLACE_HOLDER.execute(conn, values).scalar() == server_id
 
 
 def give_up_group_places_in(conn: Connection, server_id: str, host_ids: Sequence[str]) -> None:
     """In a release's transaction: the group places on those of ``host_ids`` where the
     server no longer holds any claim."""
-    still = select(claims.c.host_id).where(claims.c.server_id == server_id)
-    conn.execute(
-        delete(group_hosts).where(
-            group_hosts.c.server_id == server_id,
-            group_hosts.c.host_id.in_(list(host_ids)),
-            group_hosts.c.host_id.not_in(still),
-        )
-    )
+    for host_id in host_ids:
+        _GIVE_UP_PLACE.execute(conn, {"server_id": server_id, "host_id": host_id})
 
 
 def leave_group_in(conn: Connection, server_id: str) -> None:
@@ -217,11 +204,44 @@ def _hold_stopped_and_idle(conn: Connection, server_id: str, now: float) -> None
 
 
 def _group_of(conn: Connection, server_id: str) -> str | None:
-    # asked by every migration and claim: prepared once
-    return conn.execute(_GROUP_OF, {"server_id": server_id}).scalar()
+    group_id: str | None = _GROUP_OF.execute(conn, {"server_id": server_id}).scalar()
+    return group_id
 
 
-_GROUP_OF = select(_members.c.group_id).where(_members.c.server_id == bindparam("server_id"))
+# Asked by every migration and claim: prepared once (persistence.prepared).
+_GROUP_OF = Prepared(
+    select(_members.c.group_id).where(_members.c.server_id == bindparam("server_id"))
+)
+_PLACE: dict[str, Any] = dict(
+    group_id=bindparam("group_id"), host_id=bindparam("host_id"), server_id=bindparam("server_id")
+)
+#: a compare-and-set on the place's key (db.insert_or_skip, prepared for each dialect)
+_TAKE_PLACE = {
+    "sqlite": Prepared(sqlite_insert(group_hosts).values(**_PLACE).on_conflict_do_nothing()),
+    "postgresql": Prepared(
+        postgresql_insert(group_hosts).values(**_PLACE).on_conflict_do_nothing()
+    ),
+}
+_PLACES_OF_GROUP = Prepared(
+    select(group_hosts.c.server_id, group_hosts.c.host_id).where(
+        group_hosts.c.group_id == bindparam("group_id")
+    )
+)
+_PLACE_HOLDER = Prepared(
+    select(group_hosts.c.server_id).where(
+        group_hosts.c.group_id == bindparam("group_id"),
+        group_hosts.c.host_id == bindparam("host_id"),
+    )
+)
+_GIVE_UP_PLACE = Prepared(
+    delete(group_hosts).where(
+        group_hosts.c.server_id == bindparam("server_id"),
+        group_hosts.c.host_id == bindparam("host_id"),
+        group_hosts.c.host_id.not_in(
+            select(claims.c.host_id).where(claims.c.server_id == bindparam("server_id"))
+        ),
+    )
+)
 
 
 def _member_count(conn: Connection, group_id: str) -> int:

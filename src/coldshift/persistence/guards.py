@@ -8,9 +8,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Update,
     bindparam,
     exists,
     func,
@@ -25,6 +23,7 @@ from coldshift.domain.hosts import HostKind, HostState
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.jobs.model import JobStatus
+from coldshift.persistence.prepared import Prepared, one_of
 from coldshift.persistence.tables import hosts, jobs, servers
 from coldshift.services.ports import TaskGuard
 
@@ -67,21 +66,20 @@ def change_task_in(conn: Connection, server_id: str, change: TaskChange, now: fl
     named = tuple(sorted(s.value for s in starts if s is not None))
     written = {"updated_at": now, **change.values()}
     statement = _change_task(named, None in starts, tuple(written))
-    result = conn.execute(statement, {"b_server_id": server_id, **_set(written)})
+    result = statement.execute(conn, {"b_server_id": server_id, **_set(written)})
     if result.rowcount != 1:
         found = conn.execute(select(servers.c.task_state).where(servers.c.id == server_id)).first()
         raise IllegalTransition(server_id, transition, found[0] if found else "(no such ECS)")
 
 
-# Every job step and every accepted request runs one of these guarded UPDATEs. Built once per
-# shape, with bound parameters, they skip SQLAlchemy's per-call statement building and cache-key
-# walk (which cost more than the statement itself on SQLite).
+# Every job step and every accepted request runs one of these guarded UPDATEs: prepared once
+# per shape (persistence.prepared), they cost no statement building when run.
 @cache
-def _change_task(named: tuple[str, ...], from_none: bool, columns: tuple[str, ...]) -> Update:
-    allowed: ColumnElement[bool] = servers.c.task_state.in_(named)
+def _change_task(named: tuple[str, ...], from_none: bool, columns: tuple[str, ...]) -> Prepared:
+    allowed = one_of(servers.c.task_state, named)
     if from_none:
         allowed = or_(allowed, servers.c.task_state.is_(None))
-    return (
+    return Prepared(
         update(servers)
         .where(servers.c.id == bindparam("b_server_id"), allowed)
         .values({c: bindparam(f"v_{c}") for c in columns})
@@ -103,7 +101,7 @@ def start_task_in(conn: Connection, guard: TaskGuard, now: float) -> None:
         "b_host_id": guard.host_id,
         **_set(written),
     }
-    if conn.execute(statement, params).rowcount != 1:
+    if statement.execute(conn, params).rowcount != 1:
         raise ServerBusy(
             f"the ECS {guard.server_id} is locked, changed state, or another operation is "
             "in progress on it; retry when it has finished"
@@ -111,10 +109,10 @@ def start_task_in(conn: Connection, guard: TaskGuard, now: float) -> None:
 
 
 @cache
-def _start_task(with_vm_state: bool, with_host: bool, columns: tuple[str, ...]) -> Update:
+def _start_task(with_vm_state: bool, with_host: bool, columns: tuple[str, ...]) -> Prepared:
     last_job_running = (
         exists()
-        .where(jobs.c.id == servers.c.task_job_id, jobs.c.status.in_(_UNFINISHED))
+        .where(jobs.c.id == servers.c.task_job_id, one_of(jobs.c.status, _UNFINISHED))
         .correlate(servers)
     )
     query = update(servers).where(
@@ -127,4 +125,4 @@ def _start_task(with_vm_state: bool, with_host: bool, columns: tuple[str, ...]) 
         query = query.where(servers.c.vm_state == bindparam("b_vm_state"))
     if with_host:
         query = query.where(servers.c.host_id == bindparam("b_host_id"))
-    return query.values({c: bindparam(f"v_{c}") for c in columns})
+    return Prepared(query.values({c: bindparam(f"v_{c}") for c in columns}))

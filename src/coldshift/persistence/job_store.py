@@ -10,7 +10,6 @@ from sqlalchemy import (
     Connection,
     Float,
     Row,
-    and_,
     bindparam,
     delete,
     select,
@@ -20,10 +19,11 @@ from sqlalchemy import (
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
-from coldshift.persistence.generations import stamp_in
+from coldshift.persistence.generations import STAMPS
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.leases import Taking, lease_free, take_prepared, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
+from coldshift.persistence.prepared import Prepared
 from coldshift.persistence.tables import hosts, jobs
 
 _TERMINAL = (JobStatus.SUCCESS.value, JobStatus.FAIL.value)
@@ -35,13 +35,13 @@ def insert_job(
     """Record a job and its children inside the caller's transaction, in one statement;
     return how many of them are runnable (the leaves)."""
     rows = list(_job_rows(new, now, parent_id, position))
-    conn.execute(_INSERT_JOB, rows)
+    _INSERT_JOB.execute_many(conn, rows)
     return sum(1 for row in rows if row["runnable"])
 
 
 # One prepared INSERT for a whole job tree: building ``insert().values(...)`` per row cost
 # SQLAlchemy more than the insert itself.
-_INSERT_JOB = jobs.insert()
+_INSERT_JOB = Prepared(jobs.insert())
 
 
 def _job_rows(
@@ -75,24 +75,23 @@ def _job_rows(
         yield from _job_rows(child, now, new.id, index)
 
 
-def job_from_row(row: Row[Any]) -> Job:
-    m = row._mapping
+def job_from_row(row: Any) -> Job:
     return Job(
-        id=m["id"],
-        project_id=m["project_id"],
-        parent_id=m["parent_id"],
-        job_type=m["job_type"],
-        status=JobStatus(m["status"]),
-        entities=dict(m["entities"]),
-        payload=dict(m["payload"]),
-        progress=dict(m["progress"]),
-        steps_done=m["steps_done"],
-        compensating=m["compensating"],
-        error_code=m["error_code"],
-        fail_reason=m["fail_reason"],
-        begin_time=m["begin_time"],
-        end_time=m["end_time"],
-        attempts=m["attempts"],
+        id=row.id,
+        project_id=row.project_id,
+        parent_id=row.parent_id,
+        job_type=row.job_type,
+        status=JobStatus(row.status),
+        entities=dict(row.entities),
+        payload=dict(row.payload),
+        progress=dict(row.progress),
+        steps_done=row.steps_done,
+        compensating=row.compensating,
+        error_code=row.error_code,
+        fail_reason=row.fail_reason,
+        begin_time=row.begin_time,
+        end_time=row.end_time,
+        attempts=row.attempts,
     )
 
 
@@ -158,12 +157,12 @@ class SqlJobStore(SqlMaintenanceStore):
         recorded = {} if last_step is None else dict(steps_done=last_step[0], progress=last_step[1])
         with self._db.write() as conn:
             _apply(effects)
-            parent_id = conn.execute(select(jobs.c.parent_id).where(jobs.c.id == job_id)).scalar()
+            parent_id = _PARENT_OF.execute(conn, {"job_id": job_id}).scalar()
             if parent_id is not None:
                 # Siblings finishing at once must not each see the other still running and
                 # both leave the parent open (write skew under READ COMMITTED): the parent's
                 # row lock makes them settle one after the other.
-                conn.execute(select(jobs.c.id).where(jobs.c.id == parent_id).with_for_update())
+                _LOCK_JOB.execute(conn, {"job_id": parent_id})
             self._guarded(
                 conn,
                 job_id,
@@ -266,51 +265,32 @@ def _apply(effects: Effects) -> None:
 
 def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
     """The parent ends when its last child ends: SUCCESS if all succeeded, else the first FAIL."""
-    children = conn.execute(
-        select(jobs.c.status, jobs.c.error_code, jobs.c.fail_reason)
-        .where(jobs.c.parent_id == parent_id)
-        .order_by(jobs.c.position)
-    ).all()
+    children = _CHILDREN.execute(conn, {"parent_id": parent_id}).rows
     if any(c.status not in _TERMINAL for c in children):
         _parent_has_begun(conn, parent_id)
         _release_held_child(conn, parent_id)
         return
     failed = next((c for c in children if c.status == JobStatus.FAIL.value), None)
-    values: dict[str, Any] = dict(end_time=now, status=JobStatus.SUCCESS.value)
-    if failed is not None:
-        values.update(
-            status=JobStatus.FAIL.value,
-            error_code=failed.error_code,
-            fail_reason=failed.fail_reason,
-        )
-    conn.execute(
-        update(jobs)
-        .where(and_(jobs.c.id == parent_id, jobs.c.status.not_in(_TERMINAL)))
-        .values(**values)
+    _END_PARENT.execute(
+        conn,
+        {
+            "parent_id": parent_id,
+            "end_time": now,
+            "status": JobStatus.SUCCESS.value if failed is None else JobStatus.FAIL.value,
+            "error_code": failed.error_code if failed is not None else None,
+            "fail_reason": failed.fail_reason if failed is not None else None,
+        },
     )
     # a DeH fenced by this job (a drain) takes servers again, in the transaction ending it
-    conn.execute(
-        update(hosts)
-        .where(hosts.c.draining_job == parent_id)
-        .values(draining_job=None, generation=stamp_in(conn))
-    )
+    _UNFENCE[conn.dialect.name].execute(conn, {"parent_id": parent_id})
 
 
 def _release_held_child(conn: Connection, parent_id: str) -> None:
     """A child has ended: the first held sibling (INIT, not runnable) becomes runnable, in
     the same transaction, so that as many run at once as before (a drain's bound)."""
-    held = conn.execute(
-        select(jobs.c.id)
-        .where(
-            jobs.c.parent_id == parent_id,
-            jobs.c.status == JobStatus.INIT.value,
-            jobs.c.runnable.is_(False),
-        )
-        .order_by(jobs.c.position)
-        .limit(1)
-    ).scalar()
+    held = _FIRST_HELD_CHILD.execute(conn, {"parent_id": parent_id}).scalar()
     if held is not None:
-        conn.execute(update(jobs).where(jobs.c.id == held).values(runnable=True))
+        _MAKE_RUNNABLE.execute(conn, {"job_id": held})
         announce(conn, 1)
 
 
@@ -334,8 +314,54 @@ def _parent_begins(conn: Connection, taken: Row[Any]) -> None:
 
 
 def _parent_has_begun(conn: Connection, parent_id: str) -> None:
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.id == parent_id, jobs.c.status == JobStatus.INIT.value)
-        .values(status=JobStatus.RUNNING.value)
+    _PARENT_BEGINS.execute(conn, {"parent_id": parent_id})
+
+
+# What every job's pickup and end run: prepared once (persistence.prepared).
+_PARENT_OF = Prepared(select(jobs.c.parent_id).where(jobs.c.id == bindparam("job_id")))
+_LOCK_JOB = Prepared(select(jobs.c.id).where(jobs.c.id == bindparam("job_id")).with_for_update())
+_CHILDREN = Prepared(
+    select(jobs.c.status, jobs.c.error_code, jobs.c.fail_reason)
+    .where(jobs.c.parent_id == bindparam("parent_id"))
+    .order_by(jobs.c.position)
+)
+_END_PARENT = Prepared(
+    update(jobs)
+    .where(
+        jobs.c.id == bindparam("parent_id"),
+        jobs.c.status != JobStatus.SUCCESS.value,
+        jobs.c.status != JobStatus.FAIL.value,
     )
+    .values(
+        end_time=bindparam("end_time"),
+        status=bindparam("status"),
+        error_code=bindparam("error_code"),
+        fail_reason=bindparam("fail_reason"),
+    )
+)
+_UNFENCE = {
+    dialect: Prepared(
+        update(hosts)
+        .where(hosts.c.draining_job == bindparam("parent_id"))
+        .values(draining_job=None, generation=stamp)
+    )
+    for dialect, stamp in STAMPS.items()
+}
+_FIRST_HELD_CHILD = Prepared(
+    select(jobs.c.id)
+    .where(
+        jobs.c.parent_id == bindparam("parent_id"),
+        jobs.c.status == JobStatus.INIT.value,
+        jobs.c.runnable.is_(False),
+    )
+    .order_by(jobs.c.position)
+    .limit(1)
+)
+_MAKE_RUNNABLE = Prepared(
+    update(jobs).where(jobs.c.id == bindparam("job_id")).values(runnable=True)
+)
+_PARENT_BEGINS = Prepared(
+    update(jobs)
+    .where(jobs.c.id == bindparam("parent_id"), jobs.c.status == JobStatus.INIT.value)
+    .values(status=JobStatus.RUNNING.value)
+)

@@ -28,6 +28,7 @@ from coldshift.persistence.generations import mark_in
 from coldshift.persistence.group_store import SqlGroupStore
 from coldshift.persistence.host_store import SqlHostStore
 from coldshift.persistence.job_store import job_from_row, load_job_tree
+from coldshift.persistence.prepared import Prepared
 from coldshift.persistence.rows import host_from_row, node_from_row, server_from_row
 from coldshift.persistence.server_store import SqlServerStore
 from coldshift.persistence.tables import claims, host_removals, hosts, jobs, numa_nodes, servers
@@ -44,11 +45,12 @@ _OUTGOING = ClaimRole.OUTGOING.value
 _SWITCHED_TASK = TaskState.RESIZE_FINISH.value
 
 
-# The reads of every GET of a server and of every migrate, built once: a request then pays
-# neither building the statement nor computing its cache key.
-_SERVER = select(servers).where(servers.c.id == bindparam("server_id"))
-_PROJECT_SERVER = _SERVER.where(servers.c.project_id == bindparam("project_id"))
-_HOST_WITH_NODES = (
+# The reads of every GET of a server, every migrate and every job step: prepared once
+# (persistence.prepared).
+_SERVER_SELECT = select(servers).where(servers.c.id == bindparam("server_id"))
+_SERVER = Prepared(_SERVER_SELECT)
+_PROJECT_SERVER = Prepared(_SERVER_SELECT.where(servers.c.project_id == bindparam("project_id")))
+_HOST_WITH_NODES = Prepared(
     select(hosts, *(c for c in numa_nodes.c if c.name != "host_id"))
     .outerjoin(numa_nodes, numa_nodes.c.host_id == hosts.c.id)
     .where(hosts.c.id == bindparam("host_id"))
@@ -67,9 +69,12 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore)
         return self._db.snapshot()
 
     def get_server(self, project_id: str | None, server_id: str) -> Server | None:
-        query = _SERVER if project_id is None else _PROJECT_SERVER
         with self._db.read() as conn:
-            row = conn.execute(query, {"server_id": server_id, "project_id": project_id}).first()
+            if project_id is None:
+                row = _SERVER.execute(conn, {"server_id": server_id}).first()
+            else:
+                given = {"server_id": server_id, "project_id": project_id}
+                row = _PROJECT_SERVER.execute(conn, given).first()
         return server_from_row(row) if row is not None else None
 
     def list_servers(self, project_id: str) -> list[Server]:
@@ -123,7 +128,7 @@ class SqlRegionStore(SqlServerStore, SqlHostStore, SqlClaimStore, SqlGroupStore)
 
     def get_host(self, host_id: str) -> Host | None:
         with self._db.read() as conn:
-            rows = conn.execute(_HOST_WITH_NODES, {"host_id": host_id}).all()
+            rows = _HOST_WITH_NODES.execute(conn, {"host_id": host_id}).rows
         if not rows:
             return None
         nodes = tuple(node_from_row(r) for r in rows if r.node_index is not None)

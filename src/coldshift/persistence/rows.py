@@ -1,39 +1,36 @@
-"""Row ↔ domain mapping."""
+"""Row ↔ domain mapping (of SQLAlchemy rows and of prepared statements' named tuples alike)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row
-
 from coldshift.domain.hosts import Host, HostKind, HostState, NumaNode
 from coldshift.domain.servers import Server
 
 
-def server_from_row(row: Row[Any]) -> Server:
-    m = row._mapping
+def server_from_row(row: Any) -> Server:
     return Server(
-        id=m["id"],
-        project_id=m["project_id"],
-        name=m["name"],
-        flavor_id=m["flavor_id"],
-        availability_zone=m["availability_zone"],
-        vm_state=m["vm_state"],
-        task_state=m["task_state"],
-        power_state=m["power_state"],
-        locked=m["locked"],
-        host_id=m["host_id"],
-        tenancy=m["tenancy"],
-        dedicated_host_id=m["dedicated_host_id"],
-        image_ref=m["image_ref"],
-        vpc_id=m["vpc_id"],
-        details=dict(m["details"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        launched_at=m["launched_at"],
-        migrating_to=m["migrating_to"],
-        task_job_id=m["task_job_id"],
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        flavor_id=row.flavor_id,
+        availability_zone=row.availability_zone,
+        vm_state=row.vm_state,
+        task_state=row.task_state,
+        power_state=row.power_state,
+        locked=row.locked,
+        host_id=row.host_id,
+        tenancy=row.tenancy,
+        dedicated_host_id=row.dedicated_host_id,
+        image_ref=row.image_ref,
+        vpc_id=row.vpc_id,
+        details=dict(row.details),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        launched_at=row.launched_at,
+        migrating_to=row.migrating_to,
+        task_job_id=row.task_job_id,
     )
 
 
@@ -41,34 +38,32 @@ def server_to_values(server: Server) -> dict[str, Any]:
     return asdict(server)
 
 
-def node_from_row(row: Row[Any]) -> NumaNode:
-    m = row._mapping
+def node_from_row(row: Any) -> NumaNode:
     return NumaNode(
-        m["node_index"], m["vcpus_total"], m["memory_total"], m["vcpus_free"], m["memory_free"]
+        row.node_index, row.vcpus_total, row.memory_total, row.vcpus_free, row.memory_free
     )
 
 
-def host_from_row(row: Row[Any], nodes: tuple[NumaNode, ...]) -> Host:
-    m = row._mapping
+def host_from_row(row: Any, nodes: tuple[NumaNode, ...]) -> Host:
     return Host(
-        id=m["id"],
-        kind=HostKind(m["kind"]),
-        name=m["name"],
-        project_id=m["project_id"],
-        availability_zone=m["availability_zone"],
-        host_type=m["host_type"],
-        state=HostState(m["state"]),
-        auto_placement=m["auto_placement"],
-        vcpus=m["vcpus"],
-        memory_mb=m["memory_mb"],
-        sockets=m["sockets"],
-        cores=m["cores"],
-        allocated_at=m["allocated_at"],
-        released_at=m["released_at"],
-        tags=dict(m["tags"]),
+        id=row.id,
+        kind=HostKind(row.kind),
+        name=row.name,
+        project_id=row.project_id,
+        availability_zone=row.availability_zone,
+        host_type=row.host_type,
+        state=HostState(row.state),
+        auto_placement=row.auto_placement,
+        vcpus=row.vcpus,
+        memory_mb=row.memory_mb,
+        sockets=row.sockets,
+        cores=row.cores,
+        allocated_at=row.allocated_at,
+        released_at=row.released_at,
+        tags=dict(row.tags),
         nodes=nodes,
-        machine=m["machine"],
-        draining_job=m["draining_job"],
+        machine=row.machine,
+        draining_job=row.draining_job,
     )
 
 
