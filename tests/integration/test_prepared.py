@@ -53,7 +53,7 @@ def test_rows_read_back_as_sqlalchemy_reads_them(db: Database) -> None:
         assert _INSERT.execute_many(conn, [_job("j1"), _job("j2", compensating=False)]) == 2
     with db.read() as conn:
         for job_id in ("j1", "j2"):
-            ours = _PREPARED_BY_ID.execute(conn, {"job_id": job_id}).first()
+            [ours] = _PREPARED_BY_ID.execute(conn, {"job_id": job_id}).rows
             theirs = conn.execute(_BY_ID, {"job_id": job_id}).one()
             assert tuple(ours) == tuple(theirs)
             assert ours._asdict() == dict(theirs._mapping)
@@ -74,7 +74,7 @@ def test_an_update_counts_its_rows_and_returns_them(db: Database) -> None:
         again = set_progress.execute(conn, {"job_id": "j1", "progress": {}})  # no longer INIT
     assert result.rowcount == 1 and again.rowcount in (0, -1) and again.rows == []
     assert result.rows[0] == ("j1", {"done": True}, False)
-    assert result.first().progress == {"done": True}
+    assert result.rows[0].progress == {"done": True}
 
 
 def test_the_tables_it_writes_reach_the_change_feed(db: Database) -> None:
