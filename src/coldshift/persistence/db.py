@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +23,44 @@ from sqlalchemy.pool import NullPool
 from coldshift.persistence.change_feed import WRITTEN, ChangeFeed, track_writes
 
 
+class SoleWriter:
+    """SQLite: the process's one write connection, used by one thread at a time.
+
+    SQLite admits one writer at a time, and a writer that finds the file locked naps in the
+    busy handler (up to 100 ms a nap) however soon the lock is freed: under load, writers
+    slept far longer than they wrote. Queueing this process's writers on a lock of its own
+    hands the file over the moment it is free. (`coldshift serve` is the only process on a
+    SQLite file; another one, e.g. `coldshift check`, still meets the busy handler.)
+
+    Their turns then need only one connection, kept open: no pool check-out and reset per
+    write, and its page cache stays warm (a connection's cache is dropped when another
+    connection has written the file, which a pool of rotating writers does every time)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.turn = threading.RLock()
+        self._conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        """Only while holding ``turn``."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._engine.connect().execution_options(coldshift_immediate=True)
+        return self._conn
+
+    def close(self) -> None:
+        with self.turn:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
 @dataclass(frozen=True)
 class Database:
     """One engine plus how to open a read or a write transaction on it."""
 
     engine: Engine
-    # SQLite admits one writer at a time, and a writer that finds the file locked naps in the
-    # busy handler (up to 100 ms a nap) however soon the lock is freed: under load, writers
-    # slept far longer than they wrote. Queueing this process's writers on a lock of its own
-    # hands the file over the moment it is free. (`coldshift serve` is the only process on a
-    # SQLite file; another one, e.g. `coldshift check`, still meets the busy handler.)
-    write_turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
+    #: SQLite's one writer (see SoleWriter); None: writers take pooled connections at once
+    sole_writer: SoleWriter | None = None
     # The write transaction this thread has open, which a nested write() joins.
     _open_write: threading.local = field(default_factory=threading.local, repr=False)
     # The read transaction a snapshot() of this thread holds open, which read() joins.
@@ -56,22 +83,26 @@ class Database:
         if joined is not None:
             yield joined
             return
-        with (
-            self.write_turn,
-            self.engine.connect().execution_options(coldshift_immediate=True) as conn,
-        ):
-            written: set[str] = set()
-            conn.info[WRITTEN] = written
-            try:
-                with conn.begin():
-                    self._open_write.conn = conn
-                    try:
-                        yield conn
-                    finally:
-                        self._open_write.conn = None
-            finally:
-                del conn.info[WRITTEN]
-            self.changes.committed(written)
+        written: set[str] = set()
+        if self.sole_writer is not None:
+            with self.sole_writer.turn:
+                yield from self._transaction(self.sole_writer.connection(), written)
+        else:
+            with self.engine.connect().execution_options(coldshift_immediate=True) as conn:
+                yield from self._transaction(conn, written)
+        self.changes.committed(written)
+
+    def _transaction(self, conn: Connection, written: set[str]) -> Iterator[Connection]:
+        conn.info[WRITTEN] = written
+        try:
+            with conn.begin():
+                self._open_write.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._open_write.conn = None
+        finally:
+            del conn.info[WRITTEN]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -103,6 +134,8 @@ class Database:
                 self._open_read.conn = None
 
     def dispose(self) -> None:
+        if self.sole_writer is not None:
+            self.sole_writer.close()
         self.engine.dispose()
 
 
@@ -180,7 +213,7 @@ def connect(url: str, *, pool_size: int = 20) -> Database:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
         track_writes(engine)
-        return Database(engine, write_turn=threading.RLock())
+        return Database(engine, sole_writer=SoleWriter(engine))
     engine = create_engine(
         url,
         pool_size=pool_size,
