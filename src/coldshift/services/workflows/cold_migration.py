@@ -92,17 +92,19 @@ class ClaimTarget:
     name: str = "claim_target"
 
     def run(self, ctx: StepContext) -> None:
-        server = job_server(self.region, ctx)
-        ctx.progress[GUEST] = guest_record(guest_of(self.region, server))
-        claimed = self.region.store.claimed_host(server.id, INCOMING)
-        if claimed is not None:  # claimed before an interruption
-            found = self.region.store.get_host(claimed)
-            assert found is not None, "a claimed host is never deleted"
-            nodes = self.region.store.claimed_nodes(server.id, INCOMING)
-            _remember_target(
-                ctx, ClaimedHost(found.id, found.name, found.kind, found.driver_name, nodes)
-            )
-            return
+        # The reads before the claim, in one read transaction; the claim reads afresh.
+        with self.region.store.snapshot():
+            server = job_server(self.region, ctx)
+            ctx.progress[GUEST] = guest_record(guest_of(self.region, server))
+            claimed = self.region.store.claimed_host(server.id, INCOMING)
+            if claimed is not None:  # claimed before an interruption
+                found = self.region.store.get_host(claimed)
+                assert found is not None, "a claimed host is never deleted"
+                nodes = self.region.store.claimed_nodes(server.id, INCOMING)
+                _remember_target(
+                    ctx, ClaimedHost(found.id, found.name, found.kind, found.driver_name, nodes)
+                )
+                return
         target_id = ctx.job.payload.get("target_host_id")
         try:
             host = claim_room(
