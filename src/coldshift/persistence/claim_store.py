@@ -6,7 +6,7 @@ from sqlalchemy import Connection, bindparam, delete, exists, select, update
 
 from coldshift.domain.hosts import ClaimRole, HostState, Placement
 from coldshift.domain.lifecycle import TaskChange
-from coldshift.persistence.generations import STAMPS, stamp_hosts_in
+from coldshift.persistence.generations import stamp_for, stamp_hosts_in
 from coldshift.persistence.group_store import give_up_group_places_in, take_group_place_in
 from coldshift.persistence.guards import change_task_in
 from coldshift.persistence.prepared import Prepared
@@ -97,18 +97,17 @@ _LOCK_ALL_CLAIMS = Prepared(
     select(claims).where(claims.c.server_id == bindparam("server_id")).with_for_update()
 )
 _SET_ROLE = Prepared(update(claims).where(*_OF_ROLE).values(role=bindparam("new_role")))
-_HOLD_HOST = {
-    dialect: Prepared(
+_HOLD_HOST = Prepared(
+    lambda dialect: (
         update(hosts)
         .where(
             hosts.c.id == bindparam("host_id"),
             hosts.c.state == HostState.AVAILABLE.value,
             hosts.c.draining_job.is_(None),  # a drained DeH takes no one (services/drain.py)
         )
-        .values(generation=stamp)
+        .values(generation=stamp_for(dialect))
     )
-    for dialect, stamp in STAMPS.items()
-}
+)
 _TAKE_NODE = Prepared(
     update(numa_nodes)
     .where(
@@ -155,7 +154,7 @@ def _claim_in(conn: Connection, server_id: str, placement: Placement, role: str)
     # Touching the host row first serialises this claim with a concurrent release of the host
     # (which updates the same row), so that a released host never receives a claim; the touch
     # is the host's new generation, which every process's pool index reads as "changed".
-    held = _HOLD_HOST[conn.dialect.name].execute(conn, {"host_id": placement.host_id})
+    held = _HOLD_HOST.execute(conn, {"host_id": placement.host_id})
     nodes = _node_rows(placement)
     if held.rowcount != 1 or not all(_TAKE_NODE.execute(conn, n).rowcount == 1 for n in nodes):
         raise _ClaimLost

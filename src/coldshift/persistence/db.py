@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
@@ -139,13 +139,13 @@ class Database:
         self.engine.dispose()
 
 
-def insert_or_skip(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """Insert one row unless one of the same key exists (then nothing, and False). Unlike a
-    caught IntegrityError, the transaction goes on, on PostgreSQL too; a concurrent insert of
-    the same key waits for the first to end and then skips: a compare-and-set on the key."""
-    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    result = conn.execute(dialect(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+def insert_or_skip(table: Table, dialect: str) -> Insert:
+    """An insert of one row that does nothing when one of the same key exists (row count 0).
+    Unlike a caught IntegrityError, the transaction goes on, on PostgreSQL too; a concurrent
+    insert of the same key waits for the first to end and then skips: a compare-and-set on
+    the key. The caller gives its values (``.values(...)``)."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(table).on_conflict_do_nothing()
 
 
 URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"

@@ -57,7 +57,12 @@ from coldshift.persistence.tables import host_removals, hosts
 def stamp_in(conn: Connection) -> ColumnElement[int]:
     """The generation this transaction's host writes carry, as an SQL expression evaluated
     by the statement that writes (see the module docstring)."""
-    return _XACT_ID if conn.dialect.name == "postgresql" else _ONE_ABOVE_LARGEST
+    return stamp_for(conn.dialect.name)
+
+
+def stamp_for(dialect: str) -> ColumnElement[int]:
+    """``stamp_in`` for a statement prepared once per dialect (persistence.prepared)."""
+    return _XACT_ID if dialect == "postgresql" else _ONE_ABOVE_LARGEST
 
 
 def mark_in(conn: Connection) -> int:
@@ -90,21 +95,18 @@ _ONE_ABOVE_LARGEST = _largest().scalar_subquery() + 1
 _LARGEST_PLUS_ONE = select(_ONE_ABOVE_LARGEST)
 
 
-#: the stamp expression of each dialect, for statements prepared once (persistence.prepared)
-STAMPS = {"postgresql": _XACT_ID, "sqlite": _ONE_ABOVE_LARGEST}
-
-_STAMP_HOST = {
-    dialect: Prepared(
-        update(hosts).where(hosts.c.id == bindparam("host_id")).values(generation=stamp)
+_STAMP_HOST = Prepared(
+    lambda dialect: (
+        update(hosts)
+        .where(hosts.c.id == bindparam("host_id"))
+        .values(generation=stamp_for(dialect))
     )
-    for dialect, stamp in STAMPS.items()
-}
+)
 
 
 def stamp_hosts_in(conn: Connection, host_ids: Iterable[str]) -> None:
     """Stamp these hosts as changed by this transaction, one row at a time in id order: two
     transactions stamping the same hosts lock them in the same order (no deadlock), and
     before their NUMA nodes, as a claim does (claim_store)."""
-    stamp_host = _STAMP_HOST[conn.dialect.name]
     for host_id in sorted(set(host_ids)):
-        stamp_host.execute(conn, {"host_id": host_id})
+        _STAMP_HOST.execute(conn, {"host_id": host_id})

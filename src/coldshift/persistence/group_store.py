@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from coldshift.domain.errors import (
     GroupFull,
@@ -24,6 +22,7 @@ from coldshift.domain.errors import (
 )
 from coldshift.domain.groups import GroupRule, ServerGroup, hosts_taken
 from coldshift.domain.servers import VmState
+from coldshift.persistence.db import insert_or_skip
 from coldshift.persistence.prepared import Prepared
 from coldshift.persistence.sql_store import SqlStore
 from coldshift.persistence.tables import (
@@ -134,7 +133,7 @@ def take_group_place_in(conn: Connection, server_id: str, host_id: str) -> bool:
     if group_id is None:
         return True
     values = dict(group_id=group_id, host_id=host_id, server_id=server_id)
-    if _TAKE_PLACE[conn.dialect.name].execute(conn, values).rowcount == 1:
+    if _TAKE_PLACE.execute(conn, values).rowcount == 1:
         return True
     return _PLACE_HOLDER.execute(conn, values).scalar() == server_id
 
@@ -215,13 +214,8 @@ _GROUP_OF = Prepared(
 _PLACE: dict[str, Any] = dict(
     group_id=bindparam("group_id"), host_id=bindparam("host_id"), server_id=bindparam("server_id")
 )
-#: a compare-and-set on the place's key (db.insert_or_skip, prepared for each dialect)
-_TAKE_PLACE = {
-    "sqlite": Prepared(sqlite_insert(group_hosts).values(**_PLACE).on_conflict_do_nothing()),
-    "postgresql": Prepared(
-        postgresql_insert(group_hosts).values(**_PLACE).on_conflict_do_nothing()
-    ),
-}
+#: a compare-and-set on the place's key
+_TAKE_PLACE = Prepared(lambda dialect: insert_or_skip(group_hosts, dialect).values(**_PLACE))
 _PLACES_OF_GROUP = Prepared(
     select(group_hosts.c.server_id, group_hosts.c.host_id).where(
         group_hosts.c.group_id == bindparam("group_id")

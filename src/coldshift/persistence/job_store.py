@@ -19,7 +19,7 @@ from sqlalchemy import (
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
-from coldshift.persistence.generations import STAMPS
+from coldshift.persistence.generations import stamp_for
 from coldshift.persistence.job_signals import announce
 from coldshift.persistence.leases import Taking, lease_free, take_prepared, write_held
 from coldshift.persistence.maintenance_store import SqlMaintenanceStore, insert_maintenance
@@ -282,7 +282,7 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
         },
     )
     # a DeH fenced by this job (a drain) takes servers again, in the transaction ending it
-    _UNFENCE[conn.dialect.name].execute(conn, {"parent_id": parent_id})
+    _UNFENCE.execute(conn, {"parent_id": parent_id})
 
 
 def _release_held_child(conn: Connection, parent_id: str) -> None:
@@ -339,14 +339,13 @@ _END_PARENT = Prepared(
         fail_reason=bindparam("fail_reason"),
     )
 )
-_UNFENCE = {
-    dialect: Prepared(
+_UNFENCE = Prepared(
+    lambda dialect: (
         update(hosts)
         .where(hosts.c.draining_job == bindparam("parent_id"))
-        .values(draining_job=None, generation=stamp)
+        .values(draining_job=None, generation=stamp_for(dialect))
     )
-    for dialect, stamp in STAMPS.items()
-}
+)
 _FIRST_HELD_CHILD = Prepared(
     select(jobs.c.id)
     .where(

@@ -42,15 +42,12 @@ def take_next(
     takers, one gets it (PostgreSQL: the other skips the locked row; SQLite: they queue for the
     write lock). ``then`` runs in the same transaction."""
     probe, take = _taking(db, table, takeable, first, values)
-    if probe is not None:
-        with db.read() as conn:
-            if conn.execute(probe).first() is None:
-                return None
-    with db.write() as conn:
-        row = conn.execute(take).first()
-        if row is not None and then is not None:
-            then(conn, row)
-    return row
+    return _take(
+        db,
+        (lambda conn: conn.execute(probe).first()) if probe is not None else None,
+        lambda conn: conn.execute(take).first(),
+        then,
+    )
 
 
 @dataclass(frozen=True)
@@ -104,12 +101,29 @@ def take_prepared(
     params: dict[str, Any],
     then: Callable[[Connection, Any], None] | None = None,
 ) -> Any | None:
-    if taking.probe is not None:
+    probe = taking.probe
+    return _take(
+        db,
+        (lambda conn: probe.execute(conn, params).first()) if probe is not None else None,
+        lambda conn: taking.take.execute(conn, params).first(),
+        then,
+    )
+
+
+def _take(
+    db: Database,
+    probe: Callable[[Connection], Any] | None,
+    take: Callable[[Connection], Any],
+    then: Callable[[Connection, Any], None] | None,
+) -> Any | None:
+    """Probe in a read (when given: nothing found, no write), then take and ``then`` in one
+    write transaction."""
+    if probe is not None:
         with db.read() as conn:
-            if taking.probe.execute(conn, params).first() is None:
+            if probe(conn) is None:
                 return None
     with db.write() as conn:
-        row = taking.take.execute(conn, params).first()
+        row = take(conn)
         if row is not None and then is not None:
             then(conn, row)
     return row

@@ -71,12 +71,17 @@ class _Compiled:
     written: str | None
 
 
+#: a statement whose SQL differs by dialect, built from the dialect's name
+DialectStatement = Callable[[str], ClauseElement]
+
+
 class Prepared:
-    """One statement, compiled on first use for each dialect it meets."""
+    """One statement, compiled on first use for each dialect it meets; given as a function
+    of the dialect's name where the SQL differs (a host stamp, ``ON CONFLICT``)."""
 
     __slots__ = ("_compiled", "_statement")
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement | DialectStatement) -> None:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
@@ -116,7 +121,10 @@ class Prepared:
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _compile(self._statement, dialect)
+            statement = self._statement
+            if not isinstance(statement, ClauseElement):
+                statement = statement(dialect.name)
+            compiled = self._compiled[dialect.name] = _compile(statement, dialect)
         return compiled
 
 
