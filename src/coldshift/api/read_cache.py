@@ -5,10 +5,11 @@ built from has changed.
 sits behind the signature check: it recognises those paths by splitting them (no scan of the
 route table), and keeps each one's last 200 answer, stamped with the generations of the tables
 it was read from (``ChangeStamps``, taken before the read). While the stamp holds it answers
-those bytes without routing, a thread-pool hop, a database read or a view; otherwise the
-request goes down the ordinary route and its answer is kept. So a cached answer is byte for
-byte what the route would answer, and never older than a commit made before the request
-(persistence/change_feed.py says why that holds across processes too).
+those bytes without routing, a thread-pool hop, a database read or a view (on PostgreSQL the
+cross-process barrier is awaited on the event loop); otherwise the request goes down the
+ordinary route and its answer is kept. So a cached answer is byte for byte what the route would
+answer, and never older than a commit made before the request (persistence/change_feed.py says
+why that holds across processes too).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coldshift.domain.ids import is_job_id
@@ -86,10 +86,7 @@ class ReadCache:
             await self._app(scope, receive, send)
             return
         route, tables = found
-        if self._stamps.blocking:
-            stamp = await run_in_threadpool(self._stamps.stamp, tables)
-        else:
-            stamp = self._stamps.stamp(tables)
+        stamp = await self._stamps.stamp_async(tables)
         if stamp is None:
             await self._app(scope, receive, send)
             return

@@ -20,7 +20,7 @@ SQLite has one serving process (``coldshift serve`` holds the file); its own wri
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -39,22 +39,31 @@ class ChangeFeed:
         self._epoch = 0
         self._lock = threading.Lock()
         #: None: every commit is this process's own (SQLite); else the barrier that makes
-        #: every earlier commit of other processes heard, False when it could not
+        #: every earlier commit of other processes heard, False when it could not (the same,
+        #: awaited on an event loop)
         self._barrier: Callable[[], bool] | None = None
+        self._barrier_async: Callable[[], Awaitable[bool]] | None = None
 
-    @property
-    def blocking(self) -> bool:
-        """Whether ``stamp`` waits on the database (keep it off an event loop then)."""
-        return self._barrier is not None
-
-    def hear_others(self, barrier: Callable[[], bool]) -> None:
+    def hear_others(
+        self, barrier: Callable[[], bool], barrier_async: Callable[[], Awaitable[bool]]
+    ) -> None:
         self._barrier = barrier
+        self._barrier_async = barrier_async
 
     def stamp(self, tables: Iterable[str]) -> int | None:
         """A number that differs from every earlier one once a commit made before this call
         wrote one of ``tables``; None when that cannot be vouched for (serve no cache)."""
         if self._barrier is not None and not self._barrier():
             return None
+        return self._sum(tables)
+
+    async def stamp_async(self, tables: Iterable[str]) -> int | None:
+        """``stamp`` for a caller on an event loop: the barrier is awaited, not waited on."""
+        if self._barrier_async is not None and not await self._barrier_async():
+            return None
+        return self._sum(tables)
+
+    def _sum(self, tables: Iterable[str]) -> int:
         generations = self._generations
         return self._epoch + sum(generations.get(t, 0) for t in tables)
 

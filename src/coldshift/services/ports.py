@@ -416,23 +416,23 @@ NO_REGION_OBSERVER = NoRegionObserver()
 class ChangeStamps(Protocol):
     """What lets a read be served again from a cache (persistence.change_feed implements it)."""
 
-    @property
-    def blocking(self) -> bool:
-        """Whether ``stamp`` may wait on the database (keep it off an event loop then)."""
-        ...
-
     def stamp(self, tables: Iterable[str]) -> int | None:
         """A number that differs from every earlier one once a commit made before this call
         wrote one of ``tables``; None when that cannot be vouched for (serve no cache)."""
+        ...
+
+    async def stamp_async(self, tables: Iterable[str]) -> int | None:
+        """``stamp``, awaited on an event loop that it never blocks."""
         ...
 
 
 class Uncached:
     """No stamps: nothing is served from a cache (a store without a change feed)."""
 
-    blocking = False
-
     def stamp(self, tables: Iterable[str]) -> int | None:
+        return None
+
+    async def stamp_async(self, tables: Iterable[str]) -> int | None:
         return None
 
 
