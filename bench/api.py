@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -345,12 +346,28 @@ def main() -> None:
         default="wrk",
         help="wrk (apt-get install wrk), or bench.loadgen (Python, slower than the server)",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts of endpoint names to measure (the ceilings always run)",
+    )
+    parser.add_argument(
+        "--serve-args",
+        default="",
+        help="more arguments for coldshift serve, e.g. '--workers 1' (a profile of one part)",
+    )
     args = parser.parse_args()
+    wanted = [part for part in args.only.split(",") if part]
     levels = [int(c) for c in args.concurrency.split(",")]
     with ExitStack() as stack:
         region_url, ceiling_db = stack.enter_context(database_urls(args.db))
         log = Path(tempfile.mkdtemp(prefix="bench-api-")) / "serve.log"
-        server = ServerProcess(region_url, catalog=CATALOG, log_path=log).start()
+        server = ServerProcess(
+            region_url,
+            catalog=CATALOG,
+            log_path=log,
+            extra_args=tuple(shlex.split(args.serve_args)),
+        ).start()
         stack.callback(server.stop)
         ceiling_url = stack.enter_context(ceiling_server(ceiling_db))
         started = time.monotonic()
@@ -359,7 +376,13 @@ def main() -> None:
         print(f"coldshift pid {server.proc.pid if server.proc else '?'}, log {log}", flush=True)
         rows = []
         for concurrency in levels:
-            measured = endpoints(server.url, ceiling_url, prepared)
+            measured = [
+                endpoint
+                for endpoint in endpoints(server.url, ceiling_url, prepared)
+                if endpoint.name.startswith("ceiling")
+                or not wanted
+                or any(part in endpoint.name for part in wanted)
+            ]
             for run in range(args.runs + 1):  # run 0 is the warm-up
                 for endpoint in measured:
                     port = urlsplit(ceiling_url if "ceiling" in endpoint.name else server.url).port

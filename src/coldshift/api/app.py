@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from coldshift.api import docs, errors, openapi
 from coldshift.api.auth import AuthMiddleware
+from coldshift.api.hot_routes import HotRoutes
 from coldshift.api.read_cache import ReadCache
 from coldshift.api.responses import JsonResponse
 from coldshift.api.routes import (
@@ -67,7 +68,9 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, errors.handle)
-    app.add_middleware(ReadCache, stamps=region.changes)  # inside the signature check
+    # inside the signature check: the hot paths, answered without the route table
+    app.add_middleware(HotRoutes, region=region)
+    app.add_middleware(ReadCache, stamps=region.changes)
     app.add_middleware(
         AuthMiddleware,
         catalog=region.catalog,
