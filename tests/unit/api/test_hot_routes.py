@@ -4,16 +4,16 @@ routes untouched, and that its refusals and faults are the error bodies the rout
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from coldshift.api import hot_routes
 from coldshift.api.hot_routes import MIGRATE, HotRoutes, migrate_path
 from coldshift.domain.errors import ServerNotFound
+from tests.unit.api.asgi import http_call
 
 PROJECT = "0" * 32
 SERVER_ID = "9b6f2c1e-6a7d-4c35-9a47-1d0c0d3b7e21"
@@ -34,24 +34,7 @@ class Routes:
 
 
 def call(layer: HotRoutes, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, Scope]:
-    sent: list[Message] = []
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "query_string": b"",
-        "headers": [],
-        "state": {"request_id": "f" * 32, "raw_body": body},
-    }
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": body}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(layer(scope, receive, send))
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), scope
+    return http_call(layer, method, path, body=body)
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ keeps (errors, answers carrying the request's id, queries listing server ids).""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
-from typing import Any
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from coldshift.api import read_cache
 from coldshift.api.read_cache import JOB, SERVER, SERVER_PAGE, ReadCache, cacheable
+from tests.unit.api.asgi import http_call
 
 PROJECT = "0" * 32
 SERVER_ID = "9b6f2c1e-6a7d-4c35-9a47-1d0c0d3b7e21"
@@ -47,23 +46,7 @@ class Route:
 
 
 def get(cache: ReadCache, path: str, query: bytes = b"") -> tuple[int, bytes, Scope]:
-    sent: list[Message] = []
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "query_string": query,
-        "state": {"request_id": "f" * 32},
-    }
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(cache(scope, receive, send))
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), scope
+    return http_call(cache, "GET", path, query=query)
 
 
 @pytest.fixture
