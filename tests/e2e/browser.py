@@ -14,6 +14,7 @@ import httpx
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.conftest import skip_unless_ci
 
@@ -43,6 +44,8 @@ def sign_in(browser: webdriver.Chrome, url: str, creds: tuple[str, str, str]) ->
     browser.find_element(By.ID, "access_key").send_keys(creds[1])
     browser.find_element(By.ID, "secret_key").send_keys(creds[2])
     browser.find_element(By.ID, "signin").click()
+    # click() returns before the form's answer has loaded: wait for the dashboard itself
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "who"))
 
 
 def login_form(client: httpx.Client, url: str) -> str:

@@ -106,21 +106,34 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction; inside ``snapshot()`` of the same thread, that one."""
-        joined: Connection | None = getattr(self._open_read, "conn", None)
+        """A read transaction; inside ``snapshot()`` of the same thread, that one; inside a
+        ``write()`` of the same thread, the write's (it sees the write's own changes)."""
+        joined: Connection | None = getattr(self._open_read, "conn", None) or getattr(
+            self._open_write, "conn", None
+        )
         if joined is not None:
             yield joined
             return
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        connection = self.engine.connect()
+        if not self.is_sqlite:
+            # Under read committed each statement reads its own snapshot, in a transaction or
+            # not: without BEGIN and COMMIT a one-statement read is one round trip, not three.
+            # (Reads that must see one state together use snapshot().)
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with connection as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Every read() of this thread inside it joins one read transaction, which sees one
         state of the database: SQLite's read transaction holds its snapshot from its first
-        read; PostgreSQL's default (read committed) would not, so it asks for repeatable read."""
-        if getattr(self._open_read, "conn", None) is not None:
+        read; PostgreSQL's default (read committed) would not, so it asks for repeatable read.
+
+        Inside a ``write()`` of the same thread the reads join the write instead: on SQLite
+        it holds the file's write lock, so nothing changes under it; on PostgreSQL (read
+        committed) a later read may see another commit, and what the checks rely on must be
+        re-checked by the write's guarded statements, as submissions' task guards do."""
+        if getattr(self._open_read, "conn", None) or getattr(self._open_write, "conn", None):
             yield
             return
         connection = self.engine.connect()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,11 @@ from coldshift.services.ports import (
 class SqlServerStore(SqlStore):
     """services.ports.ServerStore in SQL: jobs recorded with the server changes that start
     them, in one transaction."""
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        with self._db.write():  # reads and writes inside it join this one (Database.read)
+            yield
 
     def submit(
         self,

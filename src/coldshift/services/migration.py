@@ -50,8 +50,18 @@ def accept(region: Region, cmd: MigrateServer) -> Accepted:
 
 
 def migrate_server(region: Region, cmd: MigrateServer) -> str:
-    """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed."""
-    server, source, target = _unpack(accept(region, cmd))
+    """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed.
+    The checks read inside the submission's transaction: one transaction, not two."""
+    with region.store.one_transaction():
+        job, guard = _migration_job(cmd, accept(region, cmd))
+        region.store.submit(job, guards=(guard,))
+    # after the commit: a worker woken inside the transaction would not see the job yet
+    region.notifier.notify(max(1, len(job.children)))
+    return job.id
+
+
+def _migration_job(cmd: MigrateServer, accepted: Accepted) -> tuple[NewJob, TaskGuard]:
+    server, source, target = _unpack(accepted)
     entities = {"server_id": server.id}
     sub_job = NewJob(
         id=new_job_id(),
@@ -79,8 +89,7 @@ def migrate_server(region: Region, cmd: MigrateServer) -> str:
         vm_state=VmState.STOPPED.value,
         host_id=server.host_id,
     )
-    region.submit(job, guards=(guard,))
-    return job.id
+    return job, guard
 
 
 def _unpack(accepted: Accepted) -> tuple[Server, Host | None, Host | None]:

@@ -239,6 +239,13 @@ class ServerStore(Protocol):
         QuotaExceeded, GroupFull, ServerGroupNotFound, DuplicateSubmission, HostDraining."""
         ...
 
+    def one_transaction(self) -> AbstractContextManager[None]:
+        """The reads and writes this thread makes inside it share one write transaction,
+        committed at its end, rolled back if it raises: a request's checks and the submission
+        they allow, with one transaction's cost. What a check relies on must still be guarded
+        by the write (TaskGuard): on PostgreSQL two reads in it may see two states."""
+        ...
+
     def find_client_token(
         self, project_id: str, token: str, not_before: float
     ) -> ClientToken | None: ...

@@ -220,6 +220,9 @@ class InMemoryRegionStore(InMemoryGroups):
 
     # ---- servers -----------------------------------------------------------------------
 
+    def one_transaction(self) -> AbstractContextManager[None]:
+        return nullcontext()  # each write is atomic under the lock; its guards re-check
+
     def submit(
         self,
         job: NewJob,
