@@ -17,6 +17,7 @@ from coldshift.domain.errors import (
     ServerBusy,
 )
 from coldshift.domain.hosts import Host, HostChange, HostKind, HostState
+from coldshift.domain.job_types import JobType
 from coldshift.domain.lifecycle import (
     DISKS_COPIED,
     LOCK_FROZEN_DURING,
@@ -38,6 +39,7 @@ from coldshift.placement import NumaFit, Placement
 from coldshift.services.ports import (
     ClientToken,
     DuplicateSubmission,
+    HostFence,
     JobColumns,
     JobPage,
     RegionStore,
@@ -542,3 +544,19 @@ def test_job_counts_count_every_job_by_type_and_status(stores: Stores) -> None:
         ("test", JobStatus.SUCCESS): 1,
         ("test", JobStatus.INIT): 2,
     }
+
+
+def test_only_a_drain_fences_a_deh_and_its_end_lifts_the_fence(stores: Stores) -> None:
+    """Only a fencing job type's end looks for a fence to lift, so only those may set one."""
+    store = stores.region
+    store.add_hosts([a_host("h1")])
+    with pytest.raises(ValueError, match="cannot fence"):
+        store.submit(a_job("not-a-drain"), fence=HostFence("h1", "not-a-drain"))
+    assert store.get_host("h1").draining_job is None  # type: ignore[union-attr]
+    assert store.job_tree(PROJECT, "not-a-drain") is None  # nothing recorded
+
+    drain = replace(a_job("drain", children=["d1"]), job_type=JobType.DRAIN_DEDICATED_HOST.value)
+    store.submit(drain, fence=HostFence("h1", "drain"))
+    assert store.get_host("h1").draining_job == "drain"  # type: ignore[union-attr]
+    _finish(stores.jobs, "d1")
+    assert store.get_host("h1").draining_job is None  # type: ignore[union-attr]

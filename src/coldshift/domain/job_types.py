@@ -29,6 +29,11 @@ class JobType(StrEnum):
     RESTART_MIGRATE_SERVER = "restartMigrateServer"
 
 
+#: the job types that may fence a DeH (services.ports.HostFence): the end of one of them lifts
+#: its fence; the end of any other has nothing to lift and does not look
+FENCING_JOB_TYPES = frozenset({JobType.DRAIN_DEDICATED_HOST.value})
+
+
 #: the key of a job's progress under which a migration keeps [bytes copied, bytes total]
 #: while its disks are copied; ``GET job`` shows them as the extension entities
 #: ``bytes_copied`` and ``bytes_total``

@@ -16,6 +16,7 @@ from sqlalchemy import (
     update,
 )
 
+from coldshift.domain.job_types import FENCING_JOB_TYPES
 from coldshift.jobs.model import Job, JobStatus, NewJob, NewMaintenance
 from coldshift.jobs.ports import Effects
 from coldshift.persistence.db import Database
@@ -157,12 +158,10 @@ class SqlJobStore(SqlMaintenanceStore):
         recorded = {} if last_step is None else dict(steps_done=last_step[0], progress=last_step[1])
         with self._db.write() as conn:
             _apply(effects)
-            parent_id = _PARENT_OF.execute(conn, {"job_id": job_id}).scalar()
-            if parent_id is not None:
-                # Siblings finishing at once must not each see the other still running and
-                # both leave the parent open (write skew under READ COMMITTED): the parent's
-                # row lock makes them settle one after the other.
-                _LOCK_JOB.execute(conn, {"job_id": parent_id})
+            # Siblings finishing at once must not each see the other still running and both
+            # leave the parent open (write skew under READ COMMITTED): the parent's row lock,
+            # taken as it is found, makes them settle one after the other.
+            parent_id = _LOCKED_PARENT.execute(conn, {"job_id": job_id}).scalar()
             self._guarded(
                 conn,
                 job_id,
@@ -271,7 +270,7 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
         _release_held_child(conn, parent_id)
         return
     failed = next((c for c in children if c.status == JobStatus.FAIL.value), None)
-    _END_PARENT.execute(
+    ended_type = _END_PARENT.execute(
         conn,
         {
             "parent_id": parent_id,
@@ -280,9 +279,10 @@ def _settle_parent(conn: Connection, parent_id: str, now: float) -> None:
             "error_code": failed.error_code if failed is not None else None,
             "fail_reason": failed.fail_reason if failed is not None else None,
         },
-    )
-    # a DeH fenced by this job (a drain) takes servers again, in the transaction ending it
-    _UNFENCE.execute(conn, {"parent_id": parent_id})
+    ).scalar()
+    if ended_type in FENCING_JOB_TYPES:
+        # the DeH this job fenced (a drain) takes servers again, in the transaction ending it
+        _UNFENCE.execute(conn, {"parent_id": parent_id})
 
 
 def _release_held_child(conn: Connection, parent_id: str) -> None:
@@ -318,8 +318,15 @@ def _parent_has_begun(conn: Connection, parent_id: str) -> None:
 
 
 # What every job's pickup and end run: prepared once (persistence.prepared).
-_PARENT_OF = Prepared(select(jobs.c.parent_id).where(jobs.c.id == bindparam("job_id")))
-_LOCK_JOB = Prepared(select(jobs.c.id).where(jobs.c.id == bindparam("job_id")).with_for_update())
+_PARENT = jobs.alias("parent")
+_LOCKED_PARENT = Prepared(
+    select(_PARENT.c.id)
+    .where(
+        _PARENT.c.id
+        == select(jobs.c.parent_id).where(jobs.c.id == bindparam("job_id")).scalar_subquery()
+    )
+    .with_for_update(of=_PARENT)
+)
 _CHILDREN = Prepared(
     select(jobs.c.status, jobs.c.error_code, jobs.c.fail_reason)
     .where(jobs.c.parent_id == bindparam("parent_id"))
@@ -338,6 +345,7 @@ _END_PARENT = Prepared(
         error_code=bindparam("error_code"),
         fail_reason=bindparam("fail_reason"),
     )
+    .returning(jobs.c.job_type)
 )
 _UNFENCE = Prepared(
     lambda dialect: (

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from coldshift.domain.errors import HostDraining
+from coldshift.domain.job_types import FENCING_JOB_TYPES
 from coldshift.domain.lifecycle import TaskChange
 from coldshift.domain.quotas import QuotaGuard
 from coldshift.domain.servers import Server, TaskState
@@ -62,7 +63,7 @@ class SqlServerStore(SqlStore):
                 if quota is not None:
                     check_quota_in(conn, quota)
                 if fence is not None:
-                    _fence_in(conn, fence)
+                    _fence_in(conn, fence, job)
                 for guard in guards:
                     start_task_in(conn, guard, now)
                 if new_servers:
@@ -126,9 +127,12 @@ class SqlServerStore(SqlStore):
         return freed
 
 
-def _fence_in(conn: Connection, fence: HostFence) -> None:
+def _fence_in(conn: Connection, fence: HostFence, job: NewJob) -> None:
     """Mark the DeH drained by ``fence.job_id``, unless another drain holds it; the host row
     is written first, so a concurrent claim on it (claim_store._claim_in) waits, then sees it."""
+    if job.job_type not in FENCING_JOB_TYPES:
+        # only their end lifts a fence (job_store._settle_parent): any other would hold it
+        raise ValueError(f"a {job.job_type} job cannot fence a DeH")
     result = conn.execute(
         update(hosts)
         .where(hosts.c.id == fence.host_id, hosts.c.draining_job.is_(None))

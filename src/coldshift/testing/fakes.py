@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +36,8 @@ class InMemoryJobStore:
         self._runnable: set[str] = set()
         self.maintenance: dict[str, MaintenanceTask] = {}
         self._maintenance_leases: dict[str, tuple[str, float]] = {}
+        #: told of each parent job that has ended (InMemoryRegionStore lifts a drain's fence)
+        self.on_parent_end: Callable[[Job], None] = lambda _job: None
 
     def add(self, new: NewJob, parent_id: str | None = None) -> None:
         with self._lock:
@@ -167,6 +169,7 @@ class InMemoryJobStore:
             fail_reason=failed.fail_reason if failed else None,
             end_time=self._clock(),
         )
+        self.on_parent_end(self.jobs[parent_id])
 
     def heartbeat(self, owner: str, job_ids: list[str], lease_seconds: float) -> None:
         with self._lock:

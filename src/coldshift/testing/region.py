@@ -26,6 +26,7 @@ from coldshift.domain.hosts import (
     NumaNode,
     Placement,
 )
+from coldshift.domain.job_types import FENCING_JOB_TYPES
 from coldshift.domain.lifecycle import IllegalTransition, TaskChange
 from coldshift.domain.quotas import QuotaGuard, Resource
 from coldshift.domain.servers import Server, TaskState
@@ -70,6 +71,7 @@ class InMemoryRegionStore(InMemoryGroups):
 
     def __init__(self, jobs: InMemoryJobStore, clock: Callable[[], float]) -> None:
         self._jobs = jobs
+        jobs.on_parent_end = self._lift_fence
         self._clock = clock
         self._lock = threading.RLock()
         self._servers: dict[str, Server] = {}
@@ -220,6 +222,15 @@ class InMemoryRegionStore(InMemoryGroups):
 
     # ---- servers -----------------------------------------------------------------------
 
+    def _lift_fence(self, ended: Job) -> None:
+        """As the SQL store, in the transaction ending the job: its DeH takes servers again."""
+        if ended.job_type not in FENCING_JOB_TYPES:
+            return
+        with self._lock:
+            for host in list(self._hosts.values()):
+                if host.draining_job == ended.id:
+                    self._set_host(replace(host, draining_job=None))
+
     def one_transaction(self) -> AbstractContextManager[None]:
         return nullcontext()  # each write is atomic under the lock; its guards re-check
 
@@ -238,6 +249,8 @@ class InMemoryRegionStore(InMemoryGroups):
         ServerStore.submit)."""
         now = self._clock()
         with self._lock:
+            if fence is not None and job.job_type not in FENCING_JOB_TYPES:
+                raise ValueError(f"a {job.job_type} job cannot fence a DeH")  # as the SQL store
             fenced = self._hosts.get(fence.host_id) if fence is not None else None
             if fence is not None and (fenced is None or fenced.draining_job is not None):
                 raise HostDraining(fence.host_id)
