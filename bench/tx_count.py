@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, event, select
 from starlette.testclient import TestClient
 
 from bench.regions import (
@@ -80,14 +80,17 @@ def _callers(frame: FrameType | None) -> str:
 
 
 @contextmanager
-def counting(engine: Engine) -> Iterator[CommitLog]:
+def counting(db: Database) -> Iterator[CommitLog]:
+    """The commits of ``db``'s pooled engine and, on SQLite, of its per-thread readers'."""
     log = CommitLog()
-
-    event.listen(engine, "commit", log.commit)
+    engines = [db.engine] + ([db.readers.engine] if db.readers is not None else [])
+    for engine in engines:
+        event.listen(engine, "commit", log.commit)
     try:
         yield log
     finally:
-        event.remove(engine, "commit", log.commit)
+        for engine in engines:
+            event.remove(engine, "commit", log.commit)
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def count_transactions(db_url: str, migrations: int, workdir: Path) -> TxCount:
             client = SignedClient(http, "http://testserver", bench_project(1))
             fleet = stopped_fleet(client, migrations + 5, pairs=1)
             _migrate_one_by_one(client, watcher, fleet, fleet.servers[:5])  # warm-up
-            with counting(container.db.engine) as log:
+            with counting(container.db) as log:
                 job_ids = _migrate_one_by_one(client, watcher, fleet, fleet.servers[5:])
             pickups = _pickups(watcher, job_ids)
     finally:

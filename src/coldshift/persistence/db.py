@@ -73,6 +73,11 @@ class ThreadReaders:
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
 
+    @property
+    def engine(self) -> Engine:
+        """The readers' own engine (not pooled): what counts their transactions listens here."""
+        return self._engine
+
     def connection(self) -> Connection | None:
         """This thread's reader, or None while it is already in a read of this thread (a
         read inside a read): the caller then takes a pooled connection."""
