@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select, update
@@ -63,48 +63,38 @@ def other_process(db_url: str) -> Iterator[Database]:
     other.dispose()
 
 
+def _stamp_in_a_thread(db: Database) -> Callable[[list[str]], int | None]:
+    return db.changes.stamp
+
+
+def _stamp_on_an_event_loop(db: Database) -> Callable[[list[str]], int | None]:
+    return lambda tables: asyncio.run(db.changes.stamp_async(tables))
+
+
 @pytest.mark.pg
 @pytest.mark.parametrize("db_url", ["pg"], indirect=True)
+@pytest.mark.parametrize("waiting", [_stamp_in_a_thread, _stamp_on_an_event_loop])
 def test_another_process_commit_is_heard_before_stamp_answers(
-    db: Database, other_process: Database
+    db: Database,
+    other_process: Database,
+    waiting: Callable[[Database], Callable[[list[str]], int | None]],
 ) -> None:
+    """The barrier, waited for by a thread (blocking) or awaited on an event loop."""
+    stamp = waiting(db)
     listener = ChangeListener(db)
     try:
-        assert db.changes.stamp(["hosts"]) is None, "a stamp before anyone listens"
+        assert stamp(["hosts"]) is None, "a stamp before anyone listens"
         listener.start()
         for _ in range(20):
-            before = db.changes.stamp(["hosts"])
+            before = stamp(["hosts"])
             assert before is not None
             _touch_hosts(other_process)
             # no wait: the barrier inside stamp() makes the commit heard
-            assert db.changes.stamp(["hosts"]) != before
-            assert db.changes.stamp(["jobs"]) == db.changes.stamp(["jobs"])
+            assert stamp(["hosts"]) != before
+            assert stamp(["jobs"]) == db.changes.stamp(["jobs"])
     finally:
         listener.stop()
-
-
-@pytest.mark.pg
-@pytest.mark.parametrize("db_url", ["pg"], indirect=True)
-def test_on_an_event_loop_another_process_commit_is_heard_before_the_stamp(
-    db: Database, other_process: Database
-) -> None:
-    listener = ChangeListener(db)
-
-    async def twenty_commits() -> None:
-        for _ in range(20):
-            before = await db.changes.stamp_async(["hosts"])
-            assert before is not None
-            _touch_hosts(other_process)
-            assert await db.changes.stamp_async(["hosts"]) != before
-            assert await db.changes.stamp_async(["jobs"]) == db.changes.stamp(["jobs"])
-
-    try:
-        assert asyncio.run(db.changes.stamp_async(["hosts"])) is None, "before anyone listens"
-        listener.start()
-        asyncio.run(twenty_commits())
-    finally:
-        listener.stop()
-    assert asyncio.run(db.changes.stamp_async(["hosts"])) is None, "after the listener stopped"
+    assert stamp(["hosts"]) is None, "after the listener stopped"
 
 
 @pytest.mark.pg
