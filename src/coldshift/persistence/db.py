@@ -164,18 +164,9 @@ class Database:
         if joined is not None:
             yield joined
             return
-        kept = self.readers.connection() if self.readers is not None else None
-        if kept is not None:
-            with kept.begin():
-                yield kept
-            return
-        connection = self.engine.connect()
-        if not self.is_sqlite:
-            # Under read committed each statement reads its own snapshot, in a transaction or
-            # not: without BEGIN and COMMIT a one-statement read is one round trip, not three.
-            # (Reads that must see one state together use snapshot().)
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        with connection as conn, conn.begin():
+        # Under read committed each statement reads its own snapshot, in a transaction or not:
+        # without BEGIN and COMMIT a one-statement read is one round trip, not three.
+        with self._read_transaction(postgresql_isolation="AUTOCOMMIT") as conn:
             yield conn
 
     @contextmanager
@@ -191,24 +182,27 @@ class Database:
         if getattr(self._open_read, "conn", None) or getattr(self._open_write, "conn", None):
             yield
             return
-        kept = self.readers.connection() if self.readers is not None else None
-        if kept is not None:
-            with kept.begin():
-                self._open_read.conn = kept
-                try:
-                    yield
-                finally:
-                    self._open_read.conn = None
-            return
-        connection = self.engine.connect()
-        if not self.is_sqlite:
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection as conn, conn.begin():
+        with self._read_transaction(postgresql_isolation="REPEATABLE READ") as conn:
             self._open_read.conn = conn
             try:
                 yield
             finally:
                 self._open_read.conn = None
+
+    @contextmanager
+    def _read_transaction(self, postgresql_isolation: str) -> Iterator[Connection]:
+        """A begun read transaction: on SQLite on this thread's kept reader (ThreadReaders)
+        unless it is busy, else on a pooled connection."""
+        kept = self.readers.connection() if self.readers is not None else None
+        if kept is not None:
+            with kept.begin():
+                yield kept
+            return
+        connection = self.engine.connect()
+        if not self.is_sqlite:
+            connection = connection.execution_options(isolation_level=postgresql_isolation)
+        with connection as conn, conn.begin():
+            yield conn
 
     def dispose(self) -> None:
         if self.sole_writer is not None:
@@ -297,8 +291,8 @@ def connect(url: str, *, pool_size: int = 20, ping_after_idle: float = PING_AFTE
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
         track_writes(engine)
-        in_memory = make_url(url).database in (None, "", ":memory:")  # one database per connection
-        readers = None if in_memory else ThreadReaders(url)
+        # an in-memory database is one per connection: it can have no readers of its own
+        readers = ThreadReaders(url) if sqlite_path(url) is not None else None
         return Database(engine, sole_writer=SoleWriter(engine), readers=readers)
     engine = create_engine(
         url,

@@ -3,7 +3,9 @@ the read side built over the store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from coldshift.domain.catalog import Catalog, Flavor
@@ -49,6 +51,10 @@ class Region:
     #: the read side over ``store``: built once here, so every caller (and the hot GET paths)
     #: shares one instance
     queries: Queries = field(init=False, repr=False, compare=False)
+    # the submissions this thread made inside one_transaction, told to the workers at its end
+    _in_transaction: threading.local = field(
+        default_factory=threading.local, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "queries", Queries(self.store, self.catalog))
@@ -82,7 +88,27 @@ class Region:
             group=group,
             fence=fence,
         )
-        self.notifier.notify(max(1, len(job.children)))
+        runnable = max(1, len(job.children))
+        deferred: list[int] | None = getattr(self._in_transaction, "runnable", None)
+        if deferred is None:
+            self.notifier.notify(runnable)
+        else:
+            deferred.append(runnable)  # told at the commit: see one_transaction
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """A request's checks and the submission they allow in one write transaction
+        (RegionStore.one_transaction). The workers are told of what ``submit`` recorded after
+        the commit: woken inside the transaction they would not see the job yet."""
+        deferred: list[int] = []
+        self._in_transaction.runnable = deferred
+        try:
+            with self.store.one_transaction():
+                yield
+        finally:
+            self._in_transaction.runnable = None
+        for runnable in deferred:
+            self.notifier.notify(runnable)
 
     def release_claims(
         self, server_id: str, role: str | None = None, then: TaskChange | None = None

@@ -52,11 +52,9 @@ def accept(region: Region, cmd: MigrateServer) -> Accepted:
 def migrate_server(region: Region, cmd: MigrateServer) -> str:
     """Record the migration job of ``cmd`` and answer its id, or refuse with nothing changed.
     The checks read inside the submission's transaction: one transaction, not two."""
-    with region.store.one_transaction():
+    with region.one_transaction():
         job, guard = _migration_job(cmd, accept(region, cmd))
-        region.store.submit(job, guards=(guard,))
-    # after the commit: a worker woken inside the transaction would not see the job yet
-    region.notifier.notify(max(1, len(job.children)))
+        region.submit(job, guards=(guard,))
     return job.id
 
 

@@ -21,6 +21,7 @@ from coldshift.domain.lifecycle import MIGRATION_ACCEPTED
 from coldshift.domain.servers import TaskState
 from coldshift.services.migration import migrate_server
 from coldshift.services.servers import batch_action, set_locked
+from coldshift.testing.factories import a_job
 from tests.unit.services.world import ALPHA, BETA, World, build_world
 
 
@@ -128,3 +129,19 @@ def test_an_accepted_migration_starts_its_task_in_the_submission(world: World) -
     assert server.migrating_to == target
     # the second of two requests finds the server busy
     _refused(world, MigrateServer(ALPHA, server_id, target), ServerBusy)
+
+
+def test_the_workers_are_told_after_the_submission_commits(world: World) -> None:
+    """Region.one_transaction: a submission inside it is told to the workers at its end, and a
+    refusal inside it tells them nothing."""
+    source, target = world.dehs(2)
+    first, second = world.servers(2, deh=source)
+    told = world.notifier.told
+    with world.region.one_transaction():
+        world.region.submit(a_job("inside"))
+        assert world.notifier.told == told  # not yet: the job is not committed
+    assert world.notifier.told == told + 1
+    migrate_server(world.region, MigrateServer(ALPHA, first, target))
+    assert world.notifier.told == told + 2  # one runnable sub-job
+    _refused(world, MigrateServer(ALPHA, second, source), SameDedicatedHost)
+    assert world.notifier.told == told + 2
